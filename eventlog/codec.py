@@ -1,0 +1,48 @@
+"""The codec between events and stream entries.
+
+An entry has the fields `type`, `order_id` and `data` (the JSON envelope), so XRANGE stays readable;
+the entry id is the event's position in the log and is attached on read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schema.events import Event, Payload, event_from_dict
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event as read from the log, with its position."""
+
+    position: str
+    event: Event[Payload]
+
+
+class UndecodableEntryError(ValueError):
+    def __init__(self, position: str, reason: str) -> None:
+        self.position = position
+        super().__init__(f"entry {position} cannot be decoded: {reason}")
+
+
+def encode(event: Event[Any]) -> dict[bytes, bytes]:
+    return {
+        b"type": event.type.encode(),
+        b"order_id": str(event.order_id).encode(),
+        b"data": event.__pydantic_serializer__.to_json(event),
+    }
+
+
+def decode(position: bytes | str, fields: dict[bytes, bytes]) -> Recorded:
+    pos = position.decode() if isinstance(position, bytes) else position
+    data = fields.get(b"data")
+    if data is None:
+        raise UndecodableEntryError(pos, "no data field")
+    try:
+        event = event_from_dict(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise UndecodableEntryError(pos, str(exc)) from exc
+    return Recorded(pos, event)

@@ -1,0 +1,67 @@
+"""Every Redis key and consumer-group name the engine uses, in one place.
+
+All keys share the settings' prefix, so deployments (and tests) can share one Redis safely.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+EXECUTION_GROUP = "execution"
+PROJECTION_GROUP_PREFIX = "projection:"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "oee"
+
+    @property
+    def events(self) -> str:
+        """The event log: one stream for every order."""
+        return f"{self.prefix}:events"
+
+    @property
+    def dead_letters(self) -> str:
+        """Entries no consumer could handle, with the error and where they came from."""
+        return f"{self.prefix}:dead-letters"
+
+    def order_positions(self, order_id: uuid.UUID | str) -> str:
+        """The log positions of one order's events; its length is the order's sequence."""
+        return f"{self.prefix}:order:{order_id}"
+
+    def health(self, group: str, consumer: str) -> str:
+        return f"{self.prefix}:health:{group}:{consumer}"
+
+    def health_pattern(self, group: str = "*") -> str:
+        return f"{self.prefix}:health:{group}:*"
+
+    def idempotency(self, client_id: str, key: str) -> str:
+        return f"{self.prefix}:idempotency:{client_id}:{key}"
+
+    def intake_limit(self, client_id: str) -> str:
+        return f"{self.prefix}:intake:{client_id}"
+
+    @property
+    def execution_bucket(self) -> str:
+        """The token bucket that bounds executions per minute across all processors."""
+        return f"{self.prefix}:execution-bucket"
+
+    @property
+    def retry_schedule(self) -> str:
+        """Orders waiting for a retry: a sorted set scored by when the retry is due (ms)."""
+        return f"{self.prefix}:retry-schedule"
+
+    def pool(self, venue: str, pair: str) -> str:
+        return f"{self.prefix}:pool:{venue}:{pair}"
+
+    @property
+    def venue_state(self) -> str:
+        return f"{self.prefix}:venue-state"
+
+    def submission(self, order_id: uuid.UUID | str) -> str:
+        """The first submission result of an order: makes submission idempotent."""
+        return f"{self.prefix}:submission:{order_id}"
+
+    def all(self) -> str:
+        return f"{self.prefix}:*"

@@ -1,0 +1,39 @@
+"""Reading the log outside consumer groups: one order's history, or a range by position.
+
+These reads never change group state; they serve resumes, read-your-writes and WebSocket catch-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from eventlog.codec import Recorded, decode
+from eventlog.keys import Keys
+
+
+async def read_order(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> list[Recorded]:
+    """Every event of one order, in sequence order (two round trips)."""
+    positions: Any = await redis.lrange(keys.order_positions(order_id), 0, -1)
+    if not positions:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for position in positions:
+        pipe.xrange(keys.events, min=position, max=position)
+    found: list[Any] = await pipe.execute()
+    return [decode(*entries[0]) for entries in found if entries]
+
+
+async def order_sequence(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> int:
+    """The order's current sequence: how many events it has (0 for an unknown order)."""
+    return int(await redis.llen(keys.order_positions(order_id)))
+
+
+async def read_after(
+    redis: aioredis.Redis, keys: Keys, after: str, count: int = 1_000
+) -> list[Recorded]:
+    """Up to `count` events strictly after position `after` ("0" for the start)."""
+    entries: Any = await redis.xrange(keys.events, min=f"({after}", max="+", count=count)
+    return [decode(position, fields) for position, fields in entries]

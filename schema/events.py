@@ -1,0 +1,183 @@
+"""The event envelope and one frozen payload model per event type.
+
+Events are facts: past-tense names, immutable, identified by `event_id` (every reader's idempotency
+key) and ordered per order by `sequence` (1, 2, 3 …). The log position is attached on read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+OrderType = Literal["market", "limit"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderPlaced(Payload):
+    order_type: OrderType
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage: Decimal
+    limit_price: Decimal | None = None
+    expires_at: AwareDatetime | None = None
+    client_id: str | None = None
+    idempotency_key: str | None = None
+
+
+class OrderOpened(Payload):
+    """A limit order rests until its price is reached."""
+
+    limit_price: Decimal
+
+
+class RoutingStarted(Payload):
+    attempt: int = Field(ge=1)
+
+
+class Quote(BaseModel):
+    """One priced way to fill the order: a venue, a split across venues, or a two-hop route."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: str
+    route: Literal["direct", "split", "two-hop"] = "direct"
+    amount_out: Decimal
+    fee: Decimal
+    price_impact: Decimal
+    legs: tuple[dict[str, str], ...] = ()
+
+
+class RouteSelected(Payload):
+    attempt: int = Field(ge=1)
+    quotes: tuple[Quote, ...]
+    chosen: Quote
+    expected_out: Decimal
+    min_amount_out: Decimal
+    reason: str
+
+
+class TransactionBuilt(Payload):
+    attempt: int = Field(ge=1)
+    steps: tuple[str, ...]
+
+
+class TransactionSubmitted(Payload):
+    attempt: int = Field(ge=1)
+    tx_hash: str
+
+
+class OrderConfirmed(Payload):
+    attempt: int = Field(ge=1)
+    tx_hash: str
+    venue: str
+    amount_out: Decimal
+    executed_price: Decimal
+    fee: Decimal
+    price_impact: Decimal
+
+
+class AttemptFailed(Payload):
+    """A failed attempt that will be retried; the order goes back to routing."""
+
+    attempt: int = Field(ge=1)
+    error_code: str
+    error_message: str
+    retry_delay_ms: int = Field(ge=0)
+
+
+class OrderFailed(Payload):
+    attempts: int = Field(ge=0)
+    error_code: str
+    error_message: str
+
+
+class OrderCancelled(Payload):
+    reason: str = "cancelled by client"
+
+
+class OrderExpired(Payload):
+    reason: str = "expired before it could be executed"
+
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    cls.__name__: cls
+    for cls in (
+        OrderPlaced,
+        OrderOpened,
+        RoutingStarted,
+        RouteSelected,
+        TransactionBuilt,
+        TransactionSubmitted,
+        OrderConfirmed,
+        AttemptFailed,
+        OrderFailed,
+        OrderCancelled,
+        OrderExpired,
+    )
+}
+
+P = TypeVar("P", bound=Payload)
+
+
+class Event(BaseModel, Generic[P]):
+    """The envelope every event travels in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID
+    type: str
+    order_id: uuid.UUID
+    sequence: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+    schema_version: int = SCHEMA_VERSION
+    payload: P
+
+
+class UnknownEventTypeError(ValueError):
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+        super().__init__(f"unknown event type {event_type!r}")
+
+
+def new_event(
+    payload: P,
+    *,
+    order_id: uuid.UUID,
+    sequence: int,
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> Event[P]:
+    """A fresh event for `order_id` at `sequence`, with a new event id and the current time."""
+    model: type[Event[P]] = Event[type(payload)]  # type: ignore[misc,assignment]
+    return model(
+        event_id=uuid.uuid4(),
+        type=type(payload).__name__,
+        order_id=order_id,
+        sequence=sequence,
+        occurred_at=occurred_at or datetime.now(UTC),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        payload=payload,
+    )
+
+
+def event_from_dict(data: dict[str, Any]) -> Event[Payload]:
+    """Validate a decoded envelope, choosing the payload model by its `type`."""
+    event_type = data.get("type")
+    payload_type = PAYLOAD_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if payload_type is None:
+        raise UnknownEventTypeError(str(event_type))
+    return Event[payload_type].model_validate(data)  # type: ignore[valid-type]

@@ -1,0 +1,193 @@
+"""The consumer-group loop: at-least-once delivery, exactly-once effects, dead letters, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from eventlog.append import AppendRequest, EventAppender
+from eventlog.codec import Recorded
+from eventlog.consumer import Consumer, ConsumerConfig
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from tests.factories import order_placed
+from tests.polling import eventually
+
+GROUP = "test-group"
+
+
+async def _append_orders(redis: aioredis.Redis, keys: Keys, count: int) -> list[uuid.UUID]:
+    appender = EventAppender(redis, keys)
+    events = [order_placed() for _ in range(count)]
+    for start in range(0, count, 500):
+        chunk = events[start : start + 500]
+        await appender.append_many([AppendRequest([e], 0) for e in chunk])
+    return [e.event_id for e in events]
+
+
+def _config(name: str, **overrides: Any) -> ConsumerConfig:
+    values: dict[str, Any] = {
+        "group": GROUP,
+        "name": name,
+        "batch_size": 50,
+        "block_ms": 20,
+        "claim_idle_ms": 100,
+        "max_deliveries": 50,
+        "failure_backoff_s": 0.001,
+    }
+    values.update(overrides)
+    return ConsumerConfig(**values)
+
+
+async def _pending_count(redis: aioredis.Redis, keys: Keys) -> int:
+    summary: Any = await redis.xpending(keys.events, GROUP)
+    return int(summary["pending"])
+
+
+async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_twice(
+    redis: aioredis.Redis, keys: Keys, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE handled (event_id uuid PRIMARY KEY)")
+        conn.execute("CREATE TABLE effects (id int PRIMARY KEY, applied bigint NOT NULL)")
+        conn.execute("INSERT INTO effects VALUES (1, 0)")
+    expected = set(await _append_orders(redis, keys, 1_000))
+    rng = random.Random(1234)
+    db = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    kills = 0
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        nonlocal kills
+        kill_at = rng.choice(["before", "after", None, None, None, None])
+        if kill_at == "before":
+            kills += 1
+            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            await asyncio.sleep(0)
+        async with db.transaction():
+            cursor = await db.execute(
+                "INSERT INTO handled SELECT unnest(%s::uuid[]) ON CONFLICT DO NOTHING",
+                ([r.event.event_id for r in batch],),
+            )
+            await db.execute(
+                "UPDATE effects SET applied = applied + %s WHERE id = 1", (cursor.rowcount,)
+            )
+        if kill_at == "after":  # committed, but never acked: the entries come back
+            kills += 1
+            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            await asyncio.sleep(0)
+
+    stop = asyncio.Event()
+    names = ["c1", "c2", "c3"]
+
+    def start(name: str) -> asyncio.Task[None]:
+        size = rng.randint(1, 40)
+        return asyncio.create_task(
+            Consumer(redis, keys, _config(name, batch_size=size), handler).run(stop)
+        )
+
+    tasks = {name: start(name) for name in names}
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            row = await (await db.execute("SELECT count(*) FROM handled")).fetchone()
+            assert row is not None
+            if row[0] == len(expected) and await _pending_count(redis, keys) == 0:
+                break
+            assert time.monotonic() < deadline, f"only {row[0]} handled"
+            await asyncio.wait(tasks.values(), timeout=0.05)
+            for name, task in list(tasks.items()):
+                if task.done():
+                    tasks[name] = start(name)  # the same name, as a restarted process would use
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    handled = {r[0] for r in await (await db.execute("SELECT event_id FROM handled")).fetchall()}
+    applied = await (await db.execute("SELECT applied FROM effects")).fetchone()
+    await db.close()
+    assert kills > 20, "the test did not interrupt the consumers enough to mean anything"
+    assert handled == expected
+    assert applied == (1_000,)
+    assert await _pending_count(redis, keys) == 0
+
+
+async def test_an_entry_that_always_fails_is_dead_lettered_and_the_rest_flow_on(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
+    await _append_orders(redis, keys, 20)
+    poison = (await redis.xrange(keys.events, count=5))[4][0].decode()
+    seen: list[str] = []
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        for recorded in batch:
+            if recorded.position == poison:
+                raise ValueError("cannot price this order")
+        seen.extend(r.position for r in batch)
+
+    consumer = Consumer(redis, keys, _config("c1", max_deliveries=3), handler)
+    await consumer.drain()
+    assert len(seen) == 19
+    assert poison not in seen
+    letters: Any = await redis.xrange(keys.dead_letters)
+    assert len(letters) == 1
+    fields = letters[0][1]
+    assert fields[b"position"].decode() == poison
+    assert fields[b"error"] == b"ValueError: cannot price this order"
+    assert int(fields[b"deliveries"]) == 4
+    assert fields[b"group"] == GROUP.encode()
+    assert await _pending_count(redis, keys) == 0
+
+
+async def test_a_consumer_recreates_its_group_after_redis_lost_everything(
+    redis: aioredis.Redis, keys: Keys, settings: Settings
+) -> None:
+    handled: list[str] = []
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        handled.extend(r.position for r in batch)
+
+    stop = asyncio.Event()
+    consumer = Consumer(redis, keys, _config("c1"), handler)
+    task = asyncio.create_task(consumer.run(stop))
+    await _append_orders(redis, keys, 3)
+    await eventually(lambda: len(handled) == 3)
+    # What a FLUSHALL or a restart without persistence does to this deployment's keys.
+    async for key in redis.scan_iter(match=f"{settings.key_prefix}:*"):
+        await redis.unlink(key)
+    await _append_orders(redis, keys, 2)
+    await eventually(lambda: len(handled) == 5)
+    assert not task.done()
+    stop.set()
+    await task
+    assert await _pending_count(redis, keys) == 0
+
+
+async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        await release.wait()
+        handled.extend(r.position for r in batch)
+
+    stop = asyncio.Event()
+    consumer = Consumer(redis, keys, _config("c1", parallel=4), handler)
+    task = asyncio.create_task(consumer.run(stop))
+    await _append_orders(redis, keys, 4)
+    await eventually(lambda: consumer.stats.handled == 0 and len(consumer._in_flight) == 4)
+    assert await redis.exists(keys.health(GROUP, "c1"))
+    stop.set()
+    release.set()
+    await task
+    assert len(handled) == 4
+    assert await _pending_count(redis, keys) == 0
+    assert not await redis.exists(keys.health(GROUP, "c1"))
+
