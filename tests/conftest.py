@@ -6,11 +6,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis.asyncio as aioredis
 from psycopg.conninfo import make_conninfo
 
+from api.app import create_app
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
@@ -89,3 +91,14 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         async for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
             await client.unlink(key)
         await client.aclose()
+
+
+@pytest.fixture
+async def api(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the API app in this process, its lifespan running."""
+    app = create_app(migrated)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client

@@ -1,0 +1,87 @@
+"""Command endpoints: place an order, cancel an order. They write events, never tables."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.bodies import read_json
+from api.resources import resources
+from api.responses import ApiError, JSONResponse
+from commands.idempotency import InvalidIdempotencyKeyError
+from commands.intake_limit import IntakeLimitedError
+from commands.order_intake import (
+    IdempotencyConflictError,
+    OrderNotFoundError,
+    TooLateToCancelError,
+)
+from commands.place_order import CommandRejectedError
+
+
+def client_identity(request: Request) -> str:
+    """Who is asking: the API key when one is sent (hashed, never kept as is), else the address."""
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+    return "addr:" + (request.client.host if request.client else "unknown")
+
+
+def parse_order_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ApiError(404, "ORDER_NOT_FOUND", f"order {raw!r} not found") from None
+
+
+async def place_order(request: Request) -> Response:
+    res = resources(request)
+    body = await read_json(request)
+    try:
+        placed = await res.intake.place(
+            body,
+            client_id=client_identity(request),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+    except CommandRejectedError as exc:
+        raise ApiError(400, exc.code, exc.message, exc.details) from None
+    except InvalidIdempotencyKeyError as exc:
+        raise ApiError(400, "INVALID_IDEMPOTENCY_KEY", str(exc)) from None
+    except IdempotencyConflictError as exc:
+        raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from None
+    except IntakeLimitedError as exc:
+        raise ApiError(
+            429,
+            "RATE_LIMITED",
+            f"too many orders; retry in {exc.retry_after_s} s",
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
+    order_id = str(placed.order_id)
+    return JSONResponse(
+        {
+            "success": True,
+            "orderId": order_id,
+            "status": "pending",
+            "message": "Order accepted. Connect to the WebSocket for live updates.",
+            "websocketUrl": f"/api/orders/{order_id}/stream",
+            "position": placed.position,
+            "replayed": placed.replayed,
+        },
+        status_code=202,
+    )
+
+
+async def cancel_order(request: Request) -> Response:
+    res = resources(request)
+    order_id = parse_order_id(request.path_params["order_id"])
+    try:
+        position = await res.intake.cancel(order_id)
+    except OrderNotFoundError:
+        raise ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found") from None
+    except TooLateToCancelError as exc:
+        raise ApiError(409, "TOO_LATE_TO_CANCEL", str(exc)) from None
+    return JSONResponse(
+        {"success": True, "orderId": str(order_id), "status": "cancelled", "position": position}
+    )

@@ -1,0 +1,29 @@
+"""What the API holds open while it runs: opened in the app's lifespan, closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import HTTPConnection
+
+from commands.order_intake import OrderIntake
+from eventlog.append import EventAppender
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    keys: Keys
+    redis: aioredis.Redis
+    pool: AsyncConnectionPool
+    appender: EventAppender
+    intake: OrderIntake
+
+
+def resources(connection: HTTPConnection) -> Resources:
+    found: Resources = connection.app.state.resources
+    return found

@@ -1,0 +1,51 @@
+"""Idempotency keys: the same key and the same body place one order; another body is a conflict.
+
+The key is claimed atomically with the append of `OrderPlaced` (see eventlog.append.Claim), so two
+concurrent requests with one key can never both place an order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from commands.place_order import PlaceOrder
+
+KEY_TTL_SECONDS = 24 * 3600
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class InvalidIdempotencyKeyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    order_id: uuid.UUID
+    fingerprint: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"orderId": str(self.order_id), "fingerprint": self.fingerprint})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> IdempotencyRecord:
+        data = orjson.loads(raw)
+        return cls(uuid.UUID(data["orderId"]), data["fingerprint"])
+
+
+def check_key(key: str) -> str:
+    if not _VALID_KEY.match(key):
+        raise InvalidIdempotencyKeyError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters"
+        )
+    return key
+
+
+def fingerprint(command: PlaceOrder) -> str:
+    """A digest of what the command asks for; equal bodies in any field order share it."""
+    canonical = orjson.dumps(command.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()

@@ -1,0 +1,122 @@
+"""The write side's entry points: place an order, cancel an order.
+
+An order is accepted only once its `OrderPlaced` event is in the log; a cancellation is an event
+appended at the order's current sequence, so it races safely with the execution processor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, fingerprint
+from commands.intake_limit import IntakeLimit
+from commands.place_order import decide_place_order, parse_place_order
+from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
+from eventlog.keys import Keys
+from eventlog.reading import read_order
+from eventlog.settings import Settings
+from schema.events import OrderCancelled, new_event
+from schema.order_state import OrderState, fold
+from schema.statuses import CANCELLABLE_STATUSES
+
+
+class IdempotencyConflictError(RuntimeError):
+    def __init__(self, key: str, order_id: uuid.UUID) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for order {order_id} with another body"
+        )
+        self.key = key
+        self.order_id = order_id
+
+
+class OrderNotFoundError(LookupError):
+    def __init__(self, order_id: uuid.UUID | str) -> None:
+        super().__init__(f"order {order_id} not found")
+        self.order_id = order_id
+
+
+class TooLateToCancelError(RuntimeError):
+    def __init__(self, order_id: uuid.UUID, status: str) -> None:
+        super().__init__(f"order {order_id} is {status}: too late to cancel")
+        self.order_id = order_id
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    order_id: uuid.UUID
+    position: str | None  # None when an earlier request with the same key placed it
+    replayed: bool
+
+
+class OrderIntake:
+    def __init__(
+        self, redis: aioredis.Redis, appender: EventAppender, keys: Keys, settings: Settings
+    ) -> None:
+        self._redis = redis
+        self._appender = appender
+        self._keys = keys
+        self._settings = settings
+        self.limit = IntakeLimit(
+            settings.require_redis_url(),
+            redis.connection_pool,
+            settings.key_prefix,
+            settings.intake_rate_limit_per_minute,
+        )
+
+    async def place(self, body: Any, *, client_id: str, idempotency_key: str | None) -> Placed:
+        command = parse_place_order(body)
+        if idempotency_key is not None:
+            check_key(idempotency_key)
+        await self.limit.check(client_id)
+        event = decide_place_order(
+            command,
+            default_slippage=self._settings.slippage_tolerance,
+            client_id=client_id,
+            idempotency_key=idempotency_key,
+            correlation_id=uuid.uuid4(),
+        )
+        claim = None
+        if idempotency_key is not None:
+            record = IdempotencyRecord(event.order_id, fingerprint(command))
+            claim = Claim(
+                self._keys.idempotency(client_id, idempotency_key), record.encode(), KEY_TTL_SECONDS
+            )
+        result = await self._appender.append([event], expected_sequence=0, claim=claim)
+        if isinstance(result, ClaimTaken):
+            assert idempotency_key is not None
+            earlier = IdempotencyRecord.decode(result.value)
+            if earlier.fingerprint != fingerprint(command):
+                raise IdempotencyConflictError(idempotency_key, earlier.order_id)
+            return Placed(earlier.order_id, None, replayed=True)
+        return Placed(event.order_id, result[0], replayed=False)
+
+    async def current_state(self, order_id: uuid.UUID) -> OrderState | None:
+        """The order's state folded from the log: always current, even before any projection."""
+        return fold(r.event for r in await read_order(self._redis, self._keys, order_id))
+
+    async def cancel(self, order_id: uuid.UUID, reason: str = "cancelled by client") -> str:
+        """Cancel an order not yet submitted; returns the position of `OrderCancelled`."""
+        for _ in range(5):
+            state = await self.current_state(order_id)
+            if state is None:
+                raise OrderNotFoundError(order_id)
+            if state.status not in CANCELLABLE_STATUSES:
+                raise TooLateToCancelError(order_id, state.status.value)
+            event = new_event(
+                OrderCancelled(reason=reason),
+                order_id=order_id,
+                sequence=state.sequence + 1,
+                correlation_id=state.correlation_id,
+            )
+            try:
+                result = await self._appender.append([event], expected_sequence=state.sequence)
+            except ConcurrencyError:
+                continue  # the processor moved the order on: look again
+            assert isinstance(result, list)
+            return result[0]
+        raise TooLateToCancelError(order_id, "changing too fast")

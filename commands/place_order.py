@@ -1,0 +1,173 @@
+"""The `PlaceOrder` command: its validation and the decision that turns it into `OrderPlaced`.
+
+Validation is complete before anything is written: a refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schema.events import Event, OrderPlaced, new_event
+from schema.tokens import TOKENS, get_token
+
+MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real pool
+MAX_SLIPPAGE = Decimal("0.5")
+MAX_EXPIRY_SECONDS = 7 * 24 * 3600
+
+
+class CommandRejectedError(ValueError):
+    """The command is invalid; `details` says which field and why."""
+
+    def __init__(self, code: str, message: str, details: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("must be a number or a decimal string")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("must be a number or a decimal string") from None
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    return number
+
+
+class PlaceOrder(BaseModel):
+    """The body of `POST /api/orders/execute`, in the API's camelCase."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    order_type: Literal["market", "limit"] = Field(alias="orderType")
+    token_in: str = Field(alias="tokenIn")
+    token_out: str = Field(alias="tokenOut")
+    amount_in: Decimal = Field(alias="amountIn")
+    slippage: Decimal | None = None
+    limit_price: Decimal | None = Field(default=None, alias="limitPrice")
+    expires_in_seconds: int | None = Field(
+        default=None, alias="expiresInSeconds", ge=1, le=MAX_EXPIRY_SECONDS, strict=True
+    )
+
+    @field_validator("amount_in", "slippage", "limit_price", mode="before")
+    @classmethod
+    def _exact_decimal(cls, value: Any) -> Any:
+        return None if value is None else _decimal(value)
+
+    @field_validator("token_in", "token_out")
+    @classmethod
+    def _known_token(cls, value: str) -> str:
+        symbol = value.strip().upper()
+        if symbol not in TOKENS:
+            raise ValueError(f"unknown token {value!r}; known tokens: {', '.join(TOKENS)}")
+        return symbol
+
+    @field_validator("slippage")
+    @classmethod
+    def _slippage_range(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not Decimal(0) <= value <= MAX_SLIPPAGE:
+            raise ValueError(f"must be between 0 and {MAX_SLIPPAGE}")
+        return value
+
+    @field_validator("amount_in")
+    @classmethod
+    def _amount_range(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        if value > MAX_AMOUNT:
+            raise ValueError(f"must be at most {MAX_AMOUNT}")
+        return value
+
+    @field_validator("limit_price")
+    @classmethod
+    def _positive_price(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlaceOrder:
+        if self.token_in == self.token_out:
+            raise ValueError("tokenIn and tokenOut must differ")
+        token = get_token(self.token_in)
+        if self.amount_in.as_tuple().exponent < -token.decimals:  # type: ignore[operator]
+            raise ValueError(f"amountIn has more than {token.decimals} decimals for {token.symbol}")
+        return self
+
+
+_FIELD_NAMES = {
+    "order_type": "orderType",
+    "token_in": "tokenIn",
+    "token_out": "tokenOut",
+    "amount_in": "amountIn",
+    "limit_price": "limitPrice",
+    "expires_in_seconds": "expiresInSeconds",
+}
+
+
+def parse_place_order(body: Any) -> PlaceOrder:
+    """Validate a decoded JSON body; raises CommandRejectedError naming every bad field."""
+    if not isinstance(body, dict):
+        raise CommandRejectedError("VALIDATION_ERROR", "the body must be a JSON object", [])
+    try:
+        command = PlaceOrder.model_validate(body)
+    except ValidationError as exc:
+        details = []
+        for error in exc.errors(include_url=False, include_context=False, include_input=False):
+            loc = error["loc"]
+            field = str(loc[0]) if loc else _infer_field(error["msg"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            details.append({"field": _FIELD_NAMES.get(field, field), "message": message})
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        message = f"invalid order: {summary}"
+        raise CommandRejectedError("VALIDATION_ERROR", message, details) from None
+    if command.order_type == "limit":
+        raise CommandRejectedError(
+            "ORDER_TYPE_NOT_SUPPORTED",
+            "limit orders are not available yet; place a market order",
+            [{"field": "orderType", "message": "limit orders are not available yet"}],
+        )
+    return command
+
+
+def _infer_field(message: str) -> str:
+    for field in ("amountIn", "tokenIn", "tokenOut"):
+        if field in message:
+            return field
+    return "body"
+
+
+def decide_place_order(
+    command: PlaceOrder,
+    *,
+    default_slippage: Decimal,
+    client_id: str | None,
+    idempotency_key: str | None,
+    correlation_id: uuid.UUID,
+) -> Event[OrderPlaced]:
+    """The event that placing this order records: a new order at sequence 1."""
+    slippage = default_slippage if command.slippage is None else command.slippage
+    return new_event(
+        OrderPlaced(
+            order_type=command.order_type,
+            token_in=command.token_in,
+            token_out=command.token_out,
+            amount_in=command.amount_in,
+            slippage=slippage,
+            limit_price=command.limit_price,
+            client_id=client_id,
+            idempotency_key=idempotency_key,
+        ),
+        order_id=uuid.uuid4(),
+        sequence=1,
+        correlation_id=correlation_id,
+    )

@@ -1,0 +1,195 @@
+"""POST /api/orders/execute and POST /api/orders/{id}/cancel through the app, on real servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from eventlog.keys import Keys
+from eventlog.reading import read_after, read_order
+
+GOOD = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
+
+
+async def _log_length(redis: aioredis.Redis, keys: Keys) -> int:
+    return len(await read_after(redis, keys, "0"))
+
+
+async def test_an_accepted_order_is_in_the_log_with_exact_amounts(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    response = await api.post("/api/orders/execute", json={**GOOD, "amountIn": 0.1, "slippage": 0})
+    assert response.status_code == 202
+    body = response.json()
+    assert body["success"] is True
+    assert body["status"] == "pending"
+    assert body["websocketUrl"] == f"/api/orders/{body['orderId']}/stream"
+    [placed] = await read_after(redis, keys, "0")
+    assert str(placed.event.order_id) == body["orderId"]
+    assert placed.position == body["position"]
+    assert str(placed.event.payload.amount_in) == "0.1"  # type: ignore[attr-defined]
+    assert str(placed.event.payload.slippage) == "0"  # type: ignore[attr-defined]
+
+
+async def test_slippage_defaults_to_the_setting(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    await api.post("/api/orders/execute", json=GOOD)
+    [placed] = await read_after(redis, keys, "0")
+    assert str(placed.event.payload.slippage) == "0.01"  # type: ignore[attr-defined]
+
+
+BAD_BODIES: list[tuple[Any, str]] = [
+    ({**GOOD, "amountIn": 0}, "amountIn"),
+    ({**GOOD, "amountIn": -1}, "amountIn"),
+    ({**GOOD, "amountIn": "abc"}, "amountIn"),
+    ({**GOOD, "amountIn": "NaN"}, "amountIn"),
+    ({**GOOD, "amountIn": "Infinity"}, "amountIn"),
+    ({**GOOD, "amountIn": True}, "amountIn"),
+    ({**GOOD, "amountIn": None}, "amountIn"),
+    ({**GOOD, "amountIn": "1.0000000001"}, "amountIn"),  # SOL has 9 decimals
+    ({**GOOD, "tokenIn": "USDC", "tokenOut": "SOL", "amountIn": "1.0000001"}, "amountIn"),
+    ({**GOOD, "amountIn": "1e13"}, "amountIn"),
+    ({k: v for k, v in GOOD.items() if k != "amountIn"}, "amountIn"),
+    ({**GOOD, "tokenOut": "SOL"}, "tokenIn"),
+    ({**GOOD, "tokenIn": "DOGE"}, "tokenIn"),
+    ({**GOOD, "tokenOut": 5}, "tokenOut"),
+    ({**GOOD, "slippage": 0.51}, "slippage"),
+    ({**GOOD, "slippage": -0.01}, "slippage"),
+    ({**GOOD, "orderType": "stop"}, "orderType"),
+    ({**GOOD, "orderType": "limit", "limitPrice": "150"}, "orderType"),
+    ({**GOOD, "slipage": 0.01}, "slipage"),
+    ({**GOOD, "expiresInSeconds": 0}, "expiresInSeconds"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_BODIES)
+async def test_a_bad_field_is_refused_by_name_and_changes_nothing(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys, body: Any, field: str
+) -> None:
+    response = await api.post("/api/orders/execute", json=body)
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert answer["success"] is False
+    assert answer["code"] in {"VALIDATION_ERROR", "ORDER_TYPE_NOT_SUPPORTED"}
+    assert field in [d["field"] for d in answer["details"]], answer
+    assert await _log_length(redis, keys) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "code"),
+    [
+        (b"{not json", "application/json", 400, "INVALID_JSON"),
+        (b"", "application/json", 400, "INVALID_JSON"),
+        (b"\xff\xfe", "application/json", 400, "INVALID_JSON"),
+        (b"[" * 100_00 + b"]" * 100_00, "application/json", 413, "PAYLOAD_TOO_LARGE"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "INVALID_JSON"),
+        (b"[1, 2]", "application/json", 400, "VALIDATION_ERROR"),
+        (b'"text"', "application/json", 400, "VALIDATION_ERROR"),
+        (b"orderType=market", "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (b"{}", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (b'{"a": "' + b"x" * 17_000 + b'"}', "application/json", 413, "PAYLOAD_TOO_LARGE"),
+    ],
+)
+async def test_bodies_that_are_not_an_order_get_a_clear_4xx(
+    api: httpx.AsyncClient,
+    redis: aioredis.Redis,
+    keys: Keys,
+    content: bytes,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    response = await api.post(
+        "/api/orders/execute", content=content, headers={"content-type": content_type}
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert response.json()["success"] is False
+    assert await _log_length(redis, keys) == 0
+
+
+async def test_the_same_idempotency_key_and_body_place_one_order(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    headers = {"Idempotency-Key": "order-42"}
+    first = await api.post("/api/orders/execute", json=GOOD, headers=headers)
+    reordered = dict(reversed(list(GOOD.items())))
+    second = await api.post("/api/orders/execute", json=reordered, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["orderId"] == second.json()["orderId"]
+    assert second.json()["replayed"] is True
+    assert await _log_length(redis, keys) == 1
+
+
+async def test_the_same_idempotency_key_with_another_body_is_a_conflict(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    headers = {"Idempotency-Key": "order-43"}
+    await api.post("/api/orders/execute", json=GOOD, headers=headers)
+    other = await api.post("/api/orders/execute", json={**GOOD, "amountIn": "2"}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await _log_length(redis, keys) == 1
+
+
+async def test_an_unusable_idempotency_key_is_refused(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/orders/execute", json=GOOD, headers={"Idempotency-Key": "x" * 300}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_IDEMPOTENCY_KEY"
+
+
+async def test_the_intake_limit_answers_429_with_retry_after(
+    make_settings: Any, redis: aioredis.Redis, keys: Keys
+) -> None:
+    from api.app import create_app
+    from schema.migrate import migrate
+
+    settings = make_settings(intake_rate_limit_per_minute=3)
+    migrate(settings.database_url)
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        statuses = [
+            (await client.post("/api/orders/execute", json=GOOD)).status_code for _ in range(3)
+        ]
+        limited = await client.post("/api/orders/execute", json=GOOD)
+        other_client = await client.post(
+            "/api/orders/execute", json=GOOD, headers={"X-API-Key": "another-client"}
+        )
+    assert statuses == [202, 202, 202]
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "RATE_LIMITED"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert other_client.status_code == 202
+    assert await _log_length(redis, keys) == 4
+
+
+async def test_a_pending_order_can_be_cancelled_once(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    order_id = (await api.post("/api/orders/execute", json=GOOD)).json()["orderId"]
+    cancelled = await api.post(f"/api/orders/{order_id}/cancel")
+    again = await api.post(f"/api/orders/{order_id}/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert again.status_code == 409
+    assert again.json()["code"] == "TOO_LATE_TO_CANCEL"
+    import uuid
+
+    history = await read_order(redis, keys, uuid.UUID(order_id))
+    assert [r.event.type for r in history] == ["OrderPlaced", "OrderCancelled"]
+
+
+@pytest.mark.parametrize("order_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+async def test_cancelling_an_unknown_order_is_404(api: httpx.AsyncClient, order_id: str) -> None:
+    response = await api.post(f"/api/orders/{order_id}/cancel")
+    assert response.status_code == 404
+    assert response.json()["code"] == "ORDER_NOT_FOUND"
