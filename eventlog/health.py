@@ -54,9 +54,7 @@ async def group_statuses(redis: aioredis.Redis, keys: Keys) -> list[GroupStatus]
         name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
         seen.add(name)
         lag = group.get("lag")
-        statuses.append(
-            GroupStatus(name, sorted(live.get(name, [])), int(group["pending"]), lag)
-        )
+        statuses.append(GroupStatus(name, sorted(live.get(name, [])), int(group["pending"]), lag))
     for name in sorted(set(live) - seen):
         statuses.append(GroupStatus(name, sorted(live[name]), 0, None))
     return sorted(statuses, key=lambda s: s.name)

@@ -190,4 +190,3 @@ async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
     assert len(handled) == 4
     assert await _pending_count(redis, keys) == 0
     assert not await redis.exists(keys.health(GROUP, "c1"))
-
