@@ -13,37 +13,54 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from eventlog.codec import encode
 from eventlog.keys import Keys
 from schema.events import Event
 
-# KEYS: stream, order positions list[, claim key]
-# ARGV: expected sequence, order id, event count, then type and data per event
-#       [, claim value, claim ttl seconds]
+# One call appends for one or many orders; each order's append is checked and applied on its own.
+# KEYS: stream, then per request: the order's positions list, its claim key (or the stream again
+#       when the request has no claim)
+# ARGV: per request: expected sequence, order id, event count, has claim (0/1),
+#       type and data per event, [claim value, claim ttl seconds]
+# Returns per request: {positions...} | {'CLAIMED', value} | {'CONCURRENCY', current sequence}
 _APPEND_LUA = """
-local current = redis.call('LLEN', KEYS[2])
-if KEYS[3] then
-  local claimed = redis.call('GET', KEYS[3])
-  if claimed then return {'CLAIMED', claimed} end
+local results = {}
+local a = 1
+local k = 2
+while a <= #ARGV do
+  local expected, order_id = tonumber(ARGV[a]), ARGV[a + 1]
+  local n, has_claim = tonumber(ARGV[a + 2]), ARGV[a + 3] == '1'
+  local positions_key, claim_key = KEYS[k], KEYS[k + 1]
+  local first = a + 4
+  local after = first + 2 * n
+  if has_claim then a = after + 2 else a = after end
+  k = k + 2
+  local claimed = has_claim and redis.call('GET', claim_key)
+  local current = redis.call('LLEN', positions_key)
+  if claimed then
+    results[#results + 1] = {'CLAIMED', claimed}
+  elseif current ~= expected then
+    results[#results + 1] = {'CONCURRENCY', tostring(current)}
+  else
+    local ids = {}
+    for i = 0, n - 1 do
+      ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[first + 2 * i],
+                                 'order_id', order_id, 'data', ARGV[first + 2 * i + 1])
+    end
+    redis.call('RPUSH', positions_key, unpack(ids))
+    if has_claim then
+      redis.call('SET', claim_key, ARGV[after], 'EX', ARGV[after + 1])
+    end
+    results[#results + 1] = ids
+  end
 end
-if current ~= tonumber(ARGV[1]) then
-  return redis.error_reply('CONCURRENCY ' .. current)
-end
-local n = tonumber(ARGV[3])
-local ids = {}
-for i = 0, n - 1 do
-  local id = redis.call('XADD', KEYS[1], '*', 'type', ARGV[4 + 2 * i],
-                        'order_id', ARGV[2], 'data', ARGV[5 + 2 * i])
-  ids[#ids + 1] = id
-end
-redis.call('RPUSH', KEYS[2], unpack(ids))
-if KEYS[3] then
-  redis.call('SET', KEYS[3], ARGV[4 + 2 * n], 'EX', ARGV[5 + 2 * n])
-end
-return ids
+return results
 """
+
+# Requests per script call in append_many: large enough to amortise the call, small enough not to
+# hold Redis for long (a few milliseconds).
+BATCH_REQUESTS = 200
 
 
 class ConcurrencyError(RuntimeError):
@@ -86,6 +103,9 @@ class AppendRequest:
     claim: Claim | None = None
 
 
+AppendResult = list[str] | ClaimTaken | ConcurrencyError
+
+
 class EventAppender:
     """Appends events for one log (one key prefix)."""
 
@@ -101,65 +121,64 @@ class EventAppender:
         expected_sequence: int,
         claim: Claim | None = None,
     ) -> list[str] | ClaimTaken:
-        """Append one order's events in one round trip; returns their positions."""
-        keys, args = self._script_call(AppendRequest(events, expected_sequence, claim))
-        try:
-            result = await self._script(keys=keys, args=args)
-        except ResponseError as exc:
-            raise self._translate(events[0].order_id, expected_sequence, exc) from None
-        return _result(result)
+        """Append one order's events in one round trip; returns their positions.
 
-    async def append_many(
-        self, requests: Sequence[AppendRequest]
-    ) -> list[list[str] | ClaimTaken | ConcurrencyError]:
-        """Append for many orders in one pipelined round trip; one result per request."""
+        Raises ConcurrencyError when the order is not at `expected_sequence`.
+        """
+        [result] = await self.append_many([AppendRequest(events, expected_sequence, claim)])
+        if isinstance(result, ConcurrencyError):
+            raise result
+        return result
+
+    async def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+        """Append for many orders in one round trip; one result per request, in order."""
+        if not requests:
+            return []
         pipe = self._redis.pipeline(transaction=False)
-        for request in requests:
-            keys, args = self._script_call(request)
+        for start in range(0, len(requests), BATCH_REQUESTS):
+            keys, args = self._script_call(requests[start : start + BATCH_REQUESTS])
             await self._script(keys=keys, args=args, client=pipe)
-        raw = await pipe.execute(raise_on_error=False)
-        results: list[list[str] | ClaimTaken | ConcurrencyError] = []
-        for request, item in zip(requests, raw, strict=True):
-            if isinstance(item, ResponseError):
-                order_id = request.events[0].order_id
-                results.append(self._translate(order_id, request.expected_sequence, item))
-            else:
-                results.append(_result(item))
-        return results
+        replies: list[Any] = await pipe.execute()
+        raw = [item for reply in replies for item in reply]
+        return [_result(request, item) for request, item in zip(requests, raw, strict=True)]
 
-    def _script_call(self, request: AppendRequest) -> tuple[list[str], list[Any]]:
-        events = request.events
-        if not events:
-            raise AppendError("nothing to append")
-        order_id = events[0].order_id
-        for offset, event in enumerate(events, start=1):
-            if event.order_id != order_id:
-                raise AppendError(f"one append call takes one order's events, got {event.order_id}")
-            if event.sequence != request.expected_sequence + offset:
-                raise AppendError(
-                    f"order {order_id}: event {event.event_id} has sequence {event.sequence}, "
-                    f"expected {request.expected_sequence + offset}"
-                )
-        keys = [self._keys.events, self._keys.order_positions(order_id)]
-        args: list[Any] = [request.expected_sequence, str(order_id), len(events)]
-        for event in events:
-            fields = encode(event)
-            args += [fields[b"type"], fields[b"data"]]
-        if request.claim is not None:
-            keys.append(request.claim.key)
-            args += [request.claim.value, request.claim.ttl_seconds]
+    def _script_call(self, requests: Sequence[AppendRequest]) -> tuple[list[str], list[Any]]:
+        keys = [self._keys.events]
+        args: list[Any] = []
+        for request in requests:
+            order_id = _check(request)
+            keys.append(self._keys.order_positions(order_id))
+            keys.append(request.claim.key if request.claim else self._keys.events)
+            args += [request.expected_sequence, str(order_id), len(request.events)]
+            args.append(1 if request.claim else 0)
+            for event in request.events:
+                fields = encode(event)
+                args += [fields[b"type"], fields[b"data"]]
+            if request.claim is not None:
+                args += [request.claim.value, request.claim.ttl_seconds]
         return keys, args
 
-    def _translate(
-        self, order_id: uuid.UUID, expected: int, exc: ResponseError
-    ) -> ConcurrencyError:
-        message = str(exc)
-        if message.startswith("CONCURRENCY "):
-            return ConcurrencyError(order_id, expected, int(message.split()[1]))
-        raise exc
+
+def _check(request: AppendRequest) -> uuid.UUID:
+    """The order the request appends to, after checking the events form its next sequences."""
+    if not request.events:
+        raise AppendError("nothing to append")
+    order_id = request.events[0].order_id
+    for offset, event in enumerate(request.events, start=1):
+        if event.order_id != order_id:
+            raise AppendError(f"one append request takes one order's events, got {event.order_id}")
+        if event.sequence != request.expected_sequence + offset:
+            raise AppendError(
+                f"order {order_id}: event {event.event_id} has sequence {event.sequence}, "
+                f"expected {request.expected_sequence + offset}"
+            )
+    return order_id
 
 
-def _result(raw: Any) -> list[str] | ClaimTaken:
-    if len(raw) == 2 and raw[0] == b"CLAIMED":
+def _result(request: AppendRequest, raw: list[bytes]) -> AppendResult:
+    if raw and raw[0] == b"CLAIMED":
         return ClaimTaken(raw[1])
+    if raw and raw[0] == b"CONCURRENCY":
+        order_id = request.events[0].order_id
+        return ConcurrencyError(order_id, request.expected_sequence, int(raw[1]))
     return [position.decode() for position in raw]

@@ -63,5 +63,18 @@ class Keys:
         """The first submission result of an order: makes submission idempotent."""
         return f"{self.prefix}:submission:{order_id}"
 
+    def venue_failures(self, order_id: uuid.UUID | str | None = None) -> str:
+        """A failure script: error codes the simulated venues answer to the next swap attempts,
+        for one order or (without `order_id`) for every order."""
+        scope = f":{order_id}" if order_id is not None else ""
+        return f"{self.prefix}:venue-failures{scope}"
+
+    def execution_stats(self, consumer: str) -> str:
+        """One execution processor's counters and gauges (in flight, started, confirmed, ...)."""
+        return f"{self.prefix}:execution-stats:{consumer}"
+
+    def execution_stats_pattern(self) -> str:
+        return f"{self.prefix}:execution-stats:*"
+
     def all(self) -> str:
         return f"{self.prefix}:*"

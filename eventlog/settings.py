@@ -49,6 +49,8 @@ class Settings(BaseModel):
     venue_failure_rate: float = Field(default=0.05, ge=0, le=1)
     venue_drift_bps: int = Field(default=20, ge=0, le=10_000)
     venue_seed: int = 7
+    venue_drift_interval_ms: int = Field(default=1_000, ge=10)  # one drift step per interval
+    venue_quote_ttl_ms: int = Field(default=30_000, ge=1)  # older routes are re-quoted
 
     # Consumer runtime.
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -57,13 +59,19 @@ class Settings(BaseModel):
     consumer_max_deliveries: int = Field(default=5, ge=1)
     health_ttl_seconds: int = Field(default=15, ge=1)
 
+    # WebSocket streams (api/streams.py).
+    ws_buffer_size: int = Field(default=1_024, ge=1)  # messages waiting per socket, then closed
+    ws_heartbeat_seconds: float = Field(default=15.0, gt=0)  # heartbeat to idle sockets
+    ws_close_after_terminal_ms: int = Field(default=5_000, ge=0)  # order streams close then
+    ws_unknown_order_grace_ms: int = Field(default=500, ge=0)  # wait for an unseen order id
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables; `overrides` win over the environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in cls.model_fields:
-            name = _ENV_NAMES.get(field, f"OEE_{field.upper()}")
+            name = env_name(field)
             raw = env.get(name)
             if raw is not None and raw != "":
                 values[field] = raw
@@ -74,9 +82,7 @@ class Settings(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{_ENV_NAMES.get(str(err['loc'][0]), 'OEE_' + str(err['loc'][0]).upper())}: "
-                f"{err['msg']}"
-                for err in exc.errors()
+                f"{env_name(str(err['loc'][0]))}: {err['msg']}" for err in exc.errors()
             )
             raise SettingsError(f"invalid settings: {problems}") from None
 
@@ -102,6 +108,11 @@ _ENV_NAMES = {
     "max_retry_attempts": "MAX_RETRY_ATTEMPTS",
     "slippage_tolerance": "SLIPPAGE_TOLERANCE",
 }
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    return _ENV_NAMES.get(field, f"OEE_{field.upper()}")
 
 
 def _redis_url_from_parts(env: Mapping[str, str]) -> str:

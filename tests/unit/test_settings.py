@@ -1,0 +1,64 @@
+"""Settings: read from the original's variable names, refused clearly when wrong, all documented."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from eventlog.settings import Settings, SettingsError, env_name
+
+
+def test_the_original_variable_names_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "PORT": "8080",
+            "MAX_CONCURRENT_ORDERS": "4",
+            "MAX_ORDERS_PER_MINUTE": "0",
+            "MAX_RETRY_ATTEMPTS": "5",
+            "SLIPPAGE_TOLERANCE": "0.02",
+            "OEE_VENUE_FAILURE_RATE": "0",
+        }
+    )
+    assert settings.port == 8080
+    assert settings.max_concurrent_orders == 4
+    assert settings.max_orders_per_minute == 0
+    assert settings.max_retry_attempts == 5
+    assert settings.slippage_tolerance == Decimal("0.02")
+    assert settings.venue_failure_rate == 0
+
+
+def test_redis_url_is_built_from_host_port_and_password() -> None:
+    settings = Settings.from_env(
+        {"REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_PASSWORD": "p@ss"}
+    )
+    assert settings.redis_url == "redis://:p%40ss@cache:6380/0"
+
+
+def test_redis_url_wins_over_the_parts() -> None:
+    settings = Settings.from_env({"REDIS_URL": "redis://a:1/2", "REDIS_HOST": "b"})
+    assert settings.redis_url == "redis://a:1/2"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "abc"), ("MAX_CONCURRENT_ORDERS", "0"), ("SLIPPAGE_TOLERANCE", "0.9")],
+)
+def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    missing = {env_name(field) for field in Settings.model_fields} - listed
+    assert not missing, f".env.example does not list {sorted(missing)}"
