@@ -10,8 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
 from api.health import health
+from api.metrics import api_metrics, prometheus_metrics
 from api.openapi import openapi
 from api.orders_commands import cancel_order, place_order
+from api.orders_queries import get_order, get_order_events, list_orders
+from api.relay import LogRelay
 from api.resources import Resources
 from api.responses import (
     ApiError,
@@ -19,6 +22,7 @@ from api.responses import (
     http_error_handler,
     unexpected_error_handler,
 )
+from api.streams import stream_routes
 from commands.order_intake import OrderIntake
 from eventlog.append import EventAppender
 from eventlog.connections import postgres_pool, redis_client
@@ -32,6 +36,12 @@ def build_routes() -> list[BaseRoute]:
         Route("/openapi.json", openapi),
         Route("/api/orders/execute", place_order, methods=["POST"]),
         Route("/api/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
+        *stream_routes(),
+        Route("/api/orders", list_orders),
+        Route("/api/orders/{order_id}", get_order),
+        Route("/api/orders/{order_id}/events", get_order_events),
+        Route("/api/metrics", api_metrics),
+        Route("/metrics", prometheus_metrics),
     ]
 
 
@@ -45,9 +55,12 @@ def create_app(settings: Settings) -> Starlette:
         appender = EventAppender(redis, keys)
         intake = OrderIntake(redis, appender, keys, settings)
         app.state.resources = Resources(settings, keys, redis, pool, appender, intake)
+        app.state.relay = relay = LogRelay(redis, keys, settings)
+        await relay.start()
         try:
             yield
         finally:
+            await relay.stop()
             await pool.close()
             await redis.aclose()
 

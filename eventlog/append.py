@@ -134,11 +134,16 @@ class EventAppender:
         """Append for many orders in one round trip; one result per request, in order."""
         if not requests:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for start in range(0, len(requests), BATCH_REQUESTS):
-            keys, args = self._script_call(requests[start : start + BATCH_REQUESTS])
-            await self._script(keys=keys, args=args, client=pipe)
-        replies: list[Any] = await pipe.execute()
+        replies: list[Any]
+        if len(requests) <= BATCH_REQUESTS:  # one EVALSHA; a pipeline would add SCRIPT EXISTS
+            keys, args = self._script_call(requests)
+            replies = [await self._script(keys=keys, args=args)]
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for start in range(0, len(requests), BATCH_REQUESTS):
+                keys, args = self._script_call(requests[start : start + BATCH_REQUESTS])
+                await self._script(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute()
         raw = [item for reply in replies for item in reply]
         return [_result(request, item) for request, item in zip(requests, raw, strict=True)]
 

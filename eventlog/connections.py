@@ -7,16 +7,22 @@ from psycopg_pool import AsyncConnectionPool
 
 from eventlog.settings import Settings
 
+POOL_WAIT_S = 30
 
-def redis_client(settings: Settings) -> aioredis.Redis:
-    """A pooled asyncio Redis client that returns bytes."""
-    return aioredis.Redis.from_url(
+
+def redis_client(settings: Settings, *, max_connections: int = 64) -> aioredis.Redis:
+    """A pooled asyncio Redis client that returns bytes. When every connection is busy a caller
+    waits for one (up to POOL_WAIT_S) rather than failing at once."""
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.require_redis_url(),
+        max_connections=max_connections,
+        timeout=POOL_WAIT_S,
         decode_responses=False,
         health_check_interval=30,
         socket_keepalive=True,
         protocol=2,
     )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
 def postgres_pool(

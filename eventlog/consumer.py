@@ -51,6 +51,9 @@ class ConsumerConfig:
     # up to N at once, and acked as soon as it is done.
     parallel: int = 1
     failure_backoff_s: float = 0.05
+    # When set, only entries of these event types reach the handler; the others are acked
+    # together, undecoded (the execution group reads every event but acts on a few).
+    types: frozenset[str] | None = None
     infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS
 
 
@@ -60,6 +63,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     reclaimed: int = 0
     failures: int = 0
+    skipped: int = 0
     started_at: float = field(default_factory=time.time)
 
 
@@ -85,6 +89,11 @@ class Consumer:
         self._next_claim_at = 0.0
         self._next_health_at = 0.0
         self._failure_streak = 0
+        self._wanted = None if config.types is None else frozenset(t.encode() for t in config.types)
+        self._acks: list[str] = []  # finished in parallel mode, acked at the next round
+        # Positions handed to a task and not yet acked: a re-read of this consumer's pending
+        # entries returns them too, and they must not be handled twice at once.
+        self._held: set[str] = set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -118,6 +127,7 @@ class Consumer:
     async def _round(self, *, block_ms: int | None) -> int:
         """One read-handle cycle; returns how many entries it took in."""
         try:
+            await self._flush_acks()
             await self._beat()
             free = self._free_slots()
             if free == 0:
@@ -194,9 +204,10 @@ class Consumer:
         if not entries:
             return 0
         batch: list[Recorded] = []
+        skipped: list[bytes] = []
         for position, fields, deliveries in entries:
-            if not fields:  # deleted from the stream while pending: nothing to do
-                await self._redis.xack(self._stream, self.config.group, position)
+            if not fields or (self._wanted is not None and fields.get(b"type") not in self._wanted):
+                skipped.append(position)  # deleted while pending, or not for this consumer
                 continue
             try:
                 recorded = decode(position, fields)
@@ -209,11 +220,17 @@ class Consumer:
                 await self._dead_letter(position, fields, recorded, reason, deliveries)
                 continue
             batch.append(recorded)
+        if skipped:
+            await self._redis.xack(self._stream, self.config.group, *skipped)
+            self.stats.skipped += len(skipped)
         if self.config.parallel == 1:
             if batch:
                 await self._handle(batch)
         else:
             for recorded in batch:
+                if recorded.position in self._held:
+                    continue
+                self._held.add(recorded.position)
                 task = asyncio.create_task(self._handle([recorded]))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
@@ -241,11 +258,17 @@ class Consumer:
                 await self._record_failure(batch[0], exc)
                 return
         self._failure_streak = 0
-        await self._ack([r.position for r in batch])
         self.stats.handled += len(batch)
+        if self.config.parallel == 1:
+            await self._redis.xack(self._stream, self.config.group, *(r.position for r in batch))
+        else:  # acked with the others that finished meanwhile, one XACK a round
+            self._acks.extend(r.position for r in batch)
 
-    async def _ack(self, positions: list[str]) -> None:
-        await self._redis.xack(self._stream, self.config.group, *positions)
+    async def _flush_acks(self) -> None:
+        if self._acks:
+            positions, self._acks = self._acks, []
+            await self._redis.xack(self._stream, self.config.group, *positions)
+            self._held.difference_update(positions)
 
     async def _record_failure(self, recorded: Recorded, exc: Exception) -> None:
         event = recorded.event
@@ -260,6 +283,7 @@ class Consumer:
             exc,
         )
         self.stats.failures += 1
+        self._held.discard(recorded.position)
         await self._redis.hset(self._errors_key, recorded.position, f"{type(exc).__name__}: {exc}")
         self._check_own_pending = True
         await self._back_off()
@@ -312,6 +336,7 @@ class Consumer:
     async def _finish_in_flight(self) -> None:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self._flush_acks()
 
     async def _back_off(self) -> None:
         self._failure_streak += 1

@@ -43,14 +43,14 @@ def _containers(need_redis: bool, need_postgres: bool) -> Iterator[tuple[str | N
 
 
 @contextlib.contextmanager
-def _embedded(need_redis: bool, need_postgres: bool) -> Iterator[tuple[str | None, str | None]]:
+def _embedded(redis_url: str | None, database_url: str | None) -> Iterator[tuple[str, str]]:
     from oee.embedded import EmbeddedServers
 
+    # mkdtemp, not pytest's tmp_path: PostgreSQL's own user must be able to enter the folder.
     data_dir = Path(tempfile.mkdtemp(prefix="oee-test-"))
-    servers = EmbeddedServers(data_dir, redis=need_redis, postgres=need_postgres)
+    servers = EmbeddedServers(data_dir, redis_url=redis_url, database_url=database_url)
     try:
-        redis_url, postgres_url = servers.start()
-        yield redis_url, postgres_url
+        yield servers.start()
     finally:
         servers.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -63,10 +63,13 @@ def test_servers() -> Iterator[tuple[str, str]]:
     if redis_url and database_url:
         yield redis_url, database_url
         return
-    provider = _containers if _docker_answers() else _embedded
-    with provider(redis_url is None, database_url is None) as (started_redis, started_pg):
-        redis = redis_url or started_redis
-        postgres = database_url or started_pg
-        assert redis
-        assert postgres
-        yield redis, postgres
+    if _docker_answers():
+        with _containers(redis_url is None, database_url is None) as (started_redis, started_pg):
+            redis = redis_url or started_redis
+            postgres = database_url or started_pg
+            assert redis
+            assert postgres
+            yield redis, postgres
+        return
+    with _embedded(redis_url, database_url) as urls:
+        yield urls

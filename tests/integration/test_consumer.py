@@ -190,3 +190,25 @@ async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
     assert len(handled) == 4
     assert await _pending_count(redis, keys) == 0
     assert not await redis.exists(keys.health(GROUP, "c1"))
+
+
+async def test_a_type_filter_acks_other_events_without_handling_them(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
+    from eventlog.append import EventAppender
+    from tests.factories import routing_started
+
+    appender = EventAppender(redis, keys)
+    placed = order_placed()
+    await appender.append([placed, routing_started(placed.order_id, 2)], expected_sequence=0)
+    seen: list[str] = []
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        seen.extend(r.event.type for r in batch)
+
+    config = _config("c1", parallel=4, types=frozenset({"OrderPlaced"}))
+    consumer = Consumer(redis, keys, config, handler)
+    await consumer.drain()
+    assert seen == ["OrderPlaced"]
+    assert consumer.stats.skipped == 1
+    assert await _pending_count(redis, keys) == 0

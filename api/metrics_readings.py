@@ -1,0 +1,104 @@
+"""What the metrics endpoints report, read in one go: counters from the read tables, latency over a
+recent window, and queue figures from the stream itself. Reads only; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from api.resources import Resources
+from eventlog.keys import EXECUTION_GROUP
+
+LATENCY_WINDOW_SECONDS = 300
+
+# Counter names, as the orders projection writes them into `metric_counters`.
+ORDERS_IN_STATUS = "orders_in_status"
+ORDERS_AWAITING_RETRY = "orders_awaiting_retry"
+LATENCY_BUCKET = "accept_to_confirmed_ms_bucket"
+LATENCY_SUM = "accept_to_confirmed_ms_sum"
+
+_LATENCY = """
+SELECT
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_ms) AS p50,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY elapsed_ms) AS p99,
+    count(*) AS confirmed,
+    count(*) FILTER (WHERE confirmed_at >= now() - interval '60 seconds') AS last_minute
+FROM (
+    SELECT confirmed_at, extract(epoch FROM confirmed_at - created_at) * 1000 AS elapsed_ms
+    FROM orders WHERE confirmed_at >= now() - make_interval(secs => %s)
+) AS recent
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFigures:
+    name: str
+    pending: int  # delivered to a consumer, not acked yet
+    lag: int  # in the log, not yet delivered to the group
+    consumers: int
+
+
+@dataclass(slots=True)
+class MetricsReadings:
+    counters: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    confirmed_in_window: int = 0
+    confirmed_last_minute: int = 0
+    groups: dict[str, GroupFigures] = field(default_factory=dict)
+    log_length: int = 0
+    dead_letters: int = 0
+
+    def counter(self, name: str, label: str = "") -> int:
+        return int(self.counters.get((name, label), 0))
+
+    def labelled(self, name: str) -> dict[str, Decimal]:
+        return {label: value for (n, label), value in self.counters.items() if n == name}
+
+    def execution(self) -> GroupFigures:
+        """The execution group; before any processor started, everything is waiting."""
+        found = self.groups.get(EXECUTION_GROUP)
+        return found or GroupFigures(EXECUTION_GROUP, 0, self.log_length, 0)
+
+
+async def read_metrics(res: Resources) -> MetricsReadings:
+    readings = MetricsReadings()
+    async with res.pool.connection() as conn:
+        cursor = await conn.execute("SELECT name, label, value FROM metric_counters")
+        readings.counters = {(name, label): value for name, label, value in await cursor.fetchall()}
+        cursor = await conn.execute(_LATENCY, (LATENCY_WINDOW_SECONDS,))
+        row = await cursor.fetchone()
+    if row is not None:
+        p50, p99, readings.confirmed_in_window, readings.confirmed_last_minute = row
+        readings.latency_p50_ms = None if p50 is None else round(float(p50), 3)
+        readings.latency_p99_ms = None if p99 is None else round(float(p99), 3)
+    stream, dead_letters = res.keys.events, res.keys.dead_letters
+    async with res.redis.pipeline(transaction=False) as pipe:
+        pipe.xlen(stream)
+        pipe.xlen(dead_letters)
+        readings.log_length, readings.dead_letters = await pipe.execute()
+    readings.groups = await group_figures(res.redis, stream)
+    return readings
+
+
+async def group_figures(redis: aioredis.Redis, stream: str) -> dict[str, GroupFigures]:
+    try:
+        groups: Any = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream yet
+        return {}
+    found: dict[str, GroupFigures] = {}
+    for group in groups:
+        name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
+        lag = group.get("lag")
+        if lag is None:  # Redis cannot tell (entries deleted): count what follows the group
+            last = group["last-delivered-id"]
+            after = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+            following: Any = await redis.xrange(stream, min=after, max="+", count=100_000)
+            lag = len(following)
+        found[name] = GroupFigures(name, int(group["pending"]), int(lag), int(group["consumers"]))
+    return found

@@ -1,0 +1,165 @@
+"""Query endpoints over the read tables: one order, a page of orders, one order's events.
+
+Plain SQL over tables only projectors write. Right after a POST an order may not be projected yet;
+then it is folded from the log (read-your-writes), so a client never sees a 404 for its own order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg.rows import dict_row
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.order_views import render_event_row, render_order_row, render_recorded, render_state
+from api.orders_commands import parse_order_id
+from api.resources import Resources, resources
+from api.responses import ApiError, JSONResponse
+from eventlog.reading import order_sequence, read_order
+from schema.statuses import OrderStatus
+from schema.tokens import TOKENS
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+
+_ORDER_COLUMNS = (
+    "id, order_type, status, token_in, token_out, amount_in, slippage, limit_price, expires_at,"
+    " quotes::text AS quotes, route::text AS route, selected_dex, expected_out, amount_out,"
+    " min_amount_out, executed_price, price_impact, fee, tx_hash, attempts, error_code,"
+    " error_message, created_at, updated_at, confirmed_at, sequence, last_position"
+)
+_ONE_ORDER = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s"
+_ORDER_EVENTS = (
+    "SELECT position, sequence, type, status, occurred_at, payload, event_id"
+    " FROM order_events WHERE order_id = %s ORDER BY sequence"
+)
+# Equality filters the list accepts: query parameter → column (each has an index with the keyset).
+_FILTERS = {"status": "status", "tokenIn": "token_in", "tokenOut": "token_out"}
+
+
+def _not_found(order_id: object) -> ApiError:
+    return ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found")
+
+
+async def _fetch(res: Resources, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    async with res.pool.connection() as conn:
+        # One statement needs no transaction: autocommit saves the BEGIN and COMMIT round trips.
+        # Only client-side state; it is put back before the connection returns to the pool.
+        await conn.set_autocommit(True)
+        try:
+            async with conn.cursor(row_factory=dict_row) as cursor:
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
+        finally:
+            await conn.set_autocommit(False)
+
+
+async def get_order(request: Request) -> Response:
+    res = resources(request)
+    order_id = parse_order_id(request.path_params["order_id"])
+    rows = await _fetch(res, _ONE_ORDER, (order_id,))
+    if rows:
+        return JSONResponse({"success": True, "order": render_order_row(rows[0])})
+    state = await res.intake.current_state(order_id)
+    if state is None:
+        raise _not_found(order_id)
+    return JSONResponse({"success": True, "order": render_state(state)})
+
+
+async def get_order_events(request: Request) -> Response:
+    """The order's events in sequence order, from the history table, or from the log while the
+    table has fewer of them than the log (not projected yet)."""
+    res = resources(request)
+    order_id = parse_order_id(request.path_params["order_id"])
+    rows = await _fetch(res, _ORDER_EVENTS, (order_id,))
+    logged = await order_sequence(res.redis, res.keys, order_id)
+    if rows and len(rows) >= logged:
+        events = [render_event_row(row) for row in rows]
+    else:
+        events = [render_recorded(r) for r in await read_order(res.redis, res.keys, order_id)]
+    if not events:
+        raise _not_found(order_id)
+    return JSONResponse({"success": True, "orderId": str(order_id), "events": events})
+
+
+def encode_cursor(created_at: datetime, order_id: uuid.UUID) -> str:
+    raw = orjson.dumps([created_at.isoformat(), str(order_id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, order_id = orjson.loads(raw)
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment, uuid.UUID(order_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise ApiError(400, "INVALID_CURSOR", "cursor is not one this API gave out") from None
+
+
+def _bad_query(name: str, message: str) -> ApiError:
+    return ApiError(
+        400,
+        "INVALID_QUERY",
+        f"{name}: {message}",
+        details=[{"field": name, "message": message}],
+    )
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise _bad_query("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    return int(raw)
+
+
+def _filter_value(name: str, raw: str) -> str:
+    if name == "status" and raw not in OrderStatus.__members__.values():
+        raise _bad_query(name, f"must be one of {', '.join(OrderStatus)}")
+    if name in ("tokenIn", "tokenOut") and raw not in TOKENS:
+        raise _bad_query(name, f"must be one of {', '.join(TOKENS)}")
+    return raw
+
+
+async def list_orders(request: Request) -> Response:
+    """Newest first; keyset pagination on (created_at, id): inserts never shift a page."""
+    res = resources(request)
+    query = request.query_params
+    limit = _page_size(query.get("limit"))
+    conditions: list[str] = []
+    params: list[Any] = []
+    for name, column in _FILTERS.items():
+        raw = query.get(name)
+        if raw is not None:
+            conditions.append(f"{column} = %s")
+            params.append(_filter_value(name, raw))
+    cursor = query.get("cursor")
+    if cursor:
+        conditions.append("(created_at, id) < (%s, %s)")
+        params += decode_cursor(cursor)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = await _fetch(
+        res,
+        f"SELECT {_ORDER_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT %s",
+        (*params, limit + 1),
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    )
+    return JSONResponse(
+        {
+            "success": True,
+            "orders": [render_order_row(row) for row in page],
+            "nextCursor": next_cursor,
+        }
+    )

@@ -1,0 +1,241 @@
+"""The per-process log relay: one XREAD BLOCK loop on the event log fans events out to every socket.
+
+Each event is encoded once and offered to the subscribed sockets in log order, waiting for none of
+them; a socket whose bounded buffer is full is dropped and told why, so it never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_never,
+    wait_exponential,
+)
+
+from api.stream_messages import (
+    GOING_AWAY,
+    RELAY_FAILED,
+    SLOW_CLIENT,
+    Closing,
+    Outgoing,
+    event_message,
+    heartbeat_message,
+)
+from eventlog.codec import UndecodableEntryError, decode
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+READ_COUNT = 500  # entries per XREAD
+BLOCK_MS = 1_000  # how long one XREAD waits; well under redis-py's 5 s default socket timeout
+CATCH_UP_READS = 16  # catch-up reads in flight at once; the rest wait (the Redis pool is shared)
+
+
+class RelayUnavailableError(RuntimeError):
+    """The relay is not reading the log (not started, stopped, or failed)."""
+
+
+class Subscription:
+    """One socket's view of the relay: a bounded buffer of messages waiting to be sent."""
+
+    __slots__ = ("_items", "_limit", "_waiter", "active", "on_close", "order_id")
+
+    def __init__(
+        self, order_id: uuid.UUID | None, limit: int, on_close: Callable[[Closing], None]
+    ) -> None:
+        self.order_id = order_id
+        self.on_close = on_close
+        self.active = False  # something was offered since the last heartbeat tick
+        self._items: deque[Outgoing] = deque()
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, message: Outgoing) -> bool:
+        """Buffer `message`; False (and nothing buffered) when the buffer is full."""
+        if len(self._items) >= self._limit:
+            return False
+        self._items.append(message)
+        self.active = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
+
+    async def take(self) -> Outgoing:
+        """The oldest buffered message, waiting for one if need be."""
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+class LogRelay:
+    """Reads the log from where it stood at start-up and hands every event to its subscribers."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, settings: Settings) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._buffer_size = settings.ws_buffer_size
+        self._heartbeat_seconds = settings.ws_heartbeat_seconds
+        # Let healthy senders drain before a burst could fill their buffers.
+        self._yield_every = max(1, settings.ws_buffer_size // 2)
+        self._all: set[Subscription] = set()
+        self._by_order: dict[uuid.UUID, set[Subscription]] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        self._stopping = False
+        self.catch_up_reads = asyncio.Semaphore(CATCH_UP_READS)
+        self.position = "0-0"  # every event up to here has been offered to the subscribers
+
+    @property
+    def running(self) -> bool:
+        """True while the reader follows the log and sockets may subscribe."""
+        return self._running
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    async def start(self) -> None:
+        """Start reading in the background; sockets are refused until the reader has a position
+        (so the API starts even while Redis is still coming up)."""
+        reader = asyncio.create_task(self._read_forever(), name="log-relay")
+        reader.add_done_callback(self._reader_stopped)
+        heartbeat = asyncio.create_task(self._heartbeat_forever(), name="log-relay-heartbeat")
+        self._tasks = [reader, heartbeat]
+
+    async def stop(self) -> None:
+        self._running = False
+        self._stopping = True
+        for task in self._tasks:
+            # redis-py can swallow a cancellation that lands in a blocking read (redis-py#2028),
+            # so cancel again until the task is gone; the reader also checks `_stopping`.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+        self._close_all(GOING_AWAY)
+
+    def subscribe(
+        self, order_id: uuid.UUID | None, on_close: Callable[[Closing], None]
+    ) -> Subscription:
+        """Follow one order's events (or all events with None) from the relay's current position."""
+        if not self._running:
+            raise RelayUnavailableError("the log relay is not reading the log")
+        subscription = Subscription(order_id, self._buffer_size, on_close)
+        self._subscriptions.add(subscription)
+        if order_id is None:
+            self._all.add(subscription)
+        else:
+            self._by_order.setdefault(order_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        if subscription.order_id is None:
+            self._all.discard(subscription)
+            return
+        followers = self._by_order.get(subscription.order_id)
+        if followers is not None:
+            followers.discard(subscription)
+            if not followers:
+                del self._by_order[subscription.order_id]
+
+    async def _read_forever(self) -> None:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError)),
+            wait=wait_exponential(multiplier=0.1, max=5),
+            stop=stop_never,
+            before_sleep=_log_reconnect,
+            reraise=True,
+        )
+        self.position = await retrying(self._last_position)
+        self._running = True
+        logger.info("log relay reading %s after position %s", self._keys.events, self.position)
+        while not self._stopping:
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = await retrying(self._read)
+            for published, (position, fields) in enumerate(entries, start=1):
+                self._publish_entry(position, fields)
+                if published % self._yield_every == 0:
+                    await asyncio.sleep(0)
+
+    async def _last_position(self) -> str:
+        last: Any = await self._redis.xrevrange(self._keys.events, count=1)
+        return str(last[0][0].decode()) if last else "0-0"
+
+    async def _read(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        reply: Any = await self._redis.xread(
+            {self._keys.events: self.position}, count=READ_COUNT, block=BLOCK_MS
+        )
+        return reply[0][1] if reply else []
+
+    def _publish_entry(self, position: bytes, fields: dict[bytes, bytes]) -> None:
+        self.position = position.decode()
+        try:
+            message = event_message(decode(position, fields))
+        except UndecodableEntryError as exc:
+            logger.error("relay skips entry at position %s: %s", self.position, exc)
+            return
+        self._offer(self._all, message)
+        if message.order_id is not None:
+            followers = self._by_order.get(message.order_id)
+            if followers:
+                self._offer(followers, message)
+
+    def _offer(self, subscriptions: set[Subscription], message: Outgoing) -> None:
+        overflowed = [s for s in subscriptions if not s.offer(message)]
+        for subscription in overflowed:
+            logger.warning(
+                "closing a socket that fell %s messages behind (order_id %s, position %s)",
+                self._buffer_size,
+                subscription.order_id,
+                self.position,
+            )
+            self._drop(subscription, SLOW_CLIENT)
+
+    def _drop(self, subscription: Subscription, closing: Closing) -> None:
+        self.unsubscribe(subscription)
+        subscription.on_close(closing)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            idle = {s for s in self._subscriptions if not s.active}
+            for subscription in self._subscriptions:
+                subscription.active = False
+            if idle:
+                self._offer(idle, heartbeat_message())
+
+    def _reader_stopped(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        self._running = False
+        logger.error("log relay stopped at position %s", self.position, exc_info=task.exception())
+        self._close_all(RELAY_FAILED)
+
+    def _close_all(self, closing: Closing) -> None:
+        for subscription in list(self._subscriptions):
+            self._drop(subscription, closing)
+
+
+def _log_reconnect(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "log relay lost Redis (%s); reconnecting, attempt %s", error, state.attempt_number
+    )

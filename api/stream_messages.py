@@ -1,0 +1,161 @@
+"""The WebSocket messages: what the streams send, each encoded once and shared by every socket.
+
+An event becomes a `status_update` (or a `retry` for a failed attempt that will be retried) carrying
+the order's status after it, its position and sequence, so a client can resume from any message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from eventlog.codec import Recorded
+from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
+
+PositionKey = tuple[int, int]
+
+
+class Closing(NamedTuple):
+    """Why the server closes a socket: a WebSocket close code and a short reason."""
+
+    code: int
+    reason: str
+
+
+ORDER_FINISHED = Closing(1000, "order finished")
+GOING_AWAY = Closing(1001, "server shutting down")
+RELAY_FAILED = Closing(1011, "the event log is unavailable; reconnect")
+INTERNAL_ERROR = Closing(1011, "internal error; reconnect")
+INVALID_REQUEST = 4400
+ORDER_NOT_FOUND = 4404
+SLOW_CLIENT = Closing(4008, "too slow: message buffer overflowed")
+
+
+class Outgoing:
+    """One encoded message, with the ASGI send event built once and shared by every socket.
+
+    `position` is set for events: a socket uses it to skip what it has already sent.
+    """
+
+    __slots__ = ("asgi", "order_id", "position", "terminal")
+
+    def __init__(
+        self,
+        text: str,
+        position: PositionKey | None = None,
+        order_id: uuid.UUID | None = None,
+        terminal: bool = False,
+    ) -> None:
+        self.asgi: dict[str, Any] = {"type": "websocket.send", "text": text}
+        self.position = position
+        self.order_id = order_id
+        self.terminal = terminal
+
+    @property
+    def text(self) -> str:
+        text: str = self.asgi["text"]
+        return text
+
+
+class InvalidPositionError(ValueError):
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        shown = raw if len(raw) <= 30 else raw[:30] + "…"
+        super().__init__(f"after={shown!r} is not a log position (expected <ms>-<seq>, e.g. 0-0)")
+
+
+def parse_position(raw: str) -> tuple[str, PositionKey]:
+    """A stream entry id from a query string, normalised: "0" and "5" become "0-0" and "5-0"."""
+    ms, _, seq = raw.partition("-")
+    if not (ms.isdigit() and (seq.isdigit() or seq == "")) or len(raw) > 41:
+        raise InvalidPositionError(raw)
+    key = (int(ms), int(seq or "0"))
+    if key[0] >= 2**64 or key[1] >= 2**64:
+        raise InvalidPositionError(raw)
+    return f"{key[0]}-{key[1]}", key
+
+
+def position_key(position: str) -> PositionKey:
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq or "0")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def camel_case(value: Any) -> Any:
+    """Dict keys in camelCase, recursively; values unchanged."""
+    if isinstance(value, dict):
+        return {_camel(str(k)): camel_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_case(item) for item in value]
+    return value
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def event_message(recorded: Recorded) -> Outgoing:
+    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`."""
+    event = recorded.event
+    status = STATUS_AFTER_EVENT.get(event.type)
+    data = camel_case(event.payload.model_dump(mode="json"))
+    message: dict[str, Any] = {
+        "type": "retry" if event.type == "AttemptFailed" else "status_update",
+        "orderId": str(event.order_id),
+        "status": status.value if status is not None else None,
+        "event": event.type,
+        "eventId": str(event.event_id),
+        "sequence": event.sequence,
+        "position": recorded.position,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": data,
+    }
+    if event.type == "AttemptFailed":
+        for field in ("attempt", "errorCode", "errorMessage", "retryDelayMs"):
+            message[field] = data[field]
+    return Outgoing(
+        _encode(message),
+        position_key(recorded.position),
+        event.order_id,
+        status in TERMINAL_STATUSES,
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def connected_message(order_id: uuid.UUID | None, position: str, after: str | None) -> str:
+    """The first message: what the socket follows and where in the log it starts."""
+    return _encode(
+        {
+            "type": "connected",
+            "orderId": str(order_id) if order_id else None,
+            "stream": "order" if order_id else "all",
+            "after": after,
+            "position": position,
+            "message": "Connected. Past events follow, then live ones."
+            if order_id
+            else "Connected. Events follow as they happen.",
+            "timestamp": _now(),
+        }
+    )
+
+
+def error_message(code: str, error: str) -> str:
+    return _encode({"type": "error", "code": code, "error": error, "timestamp": _now()})
+
+
+def pong_message() -> Outgoing:
+    return Outgoing(_encode({"type": "pong", "timestamp": _now()}))
+
+
+def heartbeat_message() -> Outgoing:
+    return Outgoing(_encode({"type": "heartbeat", "timestamp": _now()}))

@@ -1,0 +1,271 @@
+"""WebSocket endpoints: one order's events (history, then live) or every order's events (live, or
+resumed from a position). Live events come from the process's log relay; history from bounded log
+reads; a socket subscribes before it reads, and positions remove the overlap: no gap, no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import orjson
+from redis.exceptions import RedisError
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from api.relay import LogRelay, RelayUnavailableError, Subscription
+from api.resources import resources
+from api.stream_messages import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    ORDER_FINISHED,
+    ORDER_NOT_FOUND,
+    RELAY_FAILED,
+    SLOW_CLIENT,
+    Closing,
+    InvalidPositionError,
+    Outgoing,
+    PositionKey,
+    connected_message,
+    error_message,
+    event_message,
+    parse_position,
+    pong_message,
+    position_key,
+)
+from eventlog.codec import Recorded
+from eventlog.reading import read_after, read_order
+
+logger = logging.getLogger(__name__)
+
+CATCH_UP_PAGE = 1_000  # events per catch-up read of the whole log
+CLOSE_TIMEOUT_SECONDS = 10.0  # how long a close frame may wait behind a stalled client's backlog
+
+
+def relay(websocket: WebSocket) -> LogRelay:
+    found: LogRelay = websocket.app.state.relay
+    return found
+
+
+class StreamSession:
+    """One socket: catch up from the log, then send what the relay offers, until told to stop."""
+
+    def __init__(
+        self, websocket: WebSocket, send: Send, order_id: uuid.UUID | None, after: str | None
+    ) -> None:
+        self.websocket = websocket
+        self._send = send  # the server's own send: the hot path skips Starlette's wrapper
+        self.order_id = order_id
+        self.after = after
+        self.res = resources(websocket)
+        self.relay = relay(websocket)
+        self.last: PositionKey = position_key(after) if after else (0, 0)
+        self.subscription: Subscription | None = None
+        self._done: asyncio.Future[Closing | None] = asyncio.get_running_loop().create_future()
+        self._terminal_timer: asyncio.TimerHandle | None = None
+
+    def finish(self, closing: Closing | None) -> None:
+        """Stop the session; the first reason wins. None: the client is gone, send nothing."""
+        if not self._done.done():
+            self._done.set_result(closing)
+
+    async def run(self) -> None:
+        subscription: Subscription | None
+        closing: Closing | None
+        try:
+            if self.order_id is None:
+                subscription = await self._catch_up_all()
+            else:
+                subscription = await self._catch_up_order(self.order_id)
+            closing = await self._stream_live(subscription) if subscription else None
+        except WebSocketDisconnect:
+            closing = None
+        except RelayUnavailableError:
+            closing = RELAY_FAILED
+        except RedisError as exc:
+            logger.warning("websocket catch-up failed (order_id %s): %s", self.order_id, exc)
+            closing = RELAY_FAILED
+        finally:
+            if self.subscription is not None:
+                self.relay.unsubscribe(self.subscription)
+            if self._terminal_timer is not None:
+                self._terminal_timer.cancel()
+        if closing is not None:
+            await close(self.websocket, closing)
+
+    def _subscribe(self) -> Subscription:
+        self.subscription = self.relay.subscribe(self.order_id, self.finish)
+        return self.subscription
+
+    async def _catch_up_order(self, order_id: uuid.UUID) -> Subscription | None:
+        subscription = self._subscribe()
+        history = await self._read_order(order_id)
+        grace = self.res.settings.ws_unknown_order_grace_ms / 1000
+        if not history and grace > 0:
+            # The order may be appended an instant from now; the subscription would see it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscription.take(), grace)
+                history = await self._read_order(order_id)
+        if not history:
+            await refuse(
+                self.websocket, ORDER_NOT_FOUND, "ORDER_NOT_FOUND", f"order {order_id} not found"
+            )
+            return None
+        await self._deliver(Outgoing(connected_message(order_id, self.relay.position, self.after)))
+        for recorded in history:
+            await self._deliver(event_message(recorded))
+        return subscription
+
+    async def _catch_up_all(self) -> Subscription:
+        if self.after is None:
+            subscription = self._subscribe()
+            self.last = position_key(self.relay.position)
+            await self._deliver(Outgoing(connected_message(None, self.relay.position, None)))
+            return subscription
+        await self._deliver(Outgoing(connected_message(None, self.after, self.after)))
+        # Catch up without a subscription (nothing to buffer), then subscribe and read what was
+        # appended meanwhile: everything after that comes from the relay.
+        await self._send_log_after(self.after)
+        subscription = self._subscribe()
+        await self._send_log_after(f"{self.last[0]}-{self.last[1]}")
+        return subscription
+
+    async def _read_order(self, order_id: uuid.UUID) -> list[Recorded]:
+        async with self.relay.catch_up_reads:
+            return await read_order(self.res.redis, self.res.keys, order_id)
+
+    async def _send_log_after(self, after: str) -> None:
+        while True:
+            async with self.relay.catch_up_reads:
+                page = await read_after(self.res.redis, self.res.keys, after, CATCH_UP_PAGE)
+            for recorded in page:
+                await self._deliver(event_message(recorded))
+                after = recorded.position
+            if len(page) < CATCH_UP_PAGE:
+                return
+
+    async def _deliver(self, message: Outgoing) -> None:
+        """Send one message; an event at or before the last one sent is skipped."""
+        if message.terminal and self.order_id is not None and self._terminal_timer is None:
+            # Nothing follows a terminal event (even one the client resumed after): close soon.
+            delay = self.res.settings.ws_close_after_terminal_ms / 1000
+            loop = asyncio.get_running_loop()
+            self._terminal_timer = loop.call_later(delay, self.finish, ORDER_FINISHED)
+        position = message.position
+        if position is not None:
+            if position <= self.last:
+                return
+            self.last = position
+        try:
+            await self._send(message.asgi)
+        except OSError:  # the server's "client disconnected"
+            raise WebSocketDisconnect(1006) from None
+
+    async def _stream_live(self, subscription: Subscription) -> Closing | None:
+        sender = asyncio.create_task(self._send_offered(subscription))
+        receiver = asyncio.create_task(self._answer_client(subscription))
+        sender.add_done_callback(self._crashed)
+        receiver.add_done_callback(self._crashed)
+        try:
+            return await self._done
+        finally:
+            sender.cancel()
+            receiver.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+
+    def _crashed(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "websocket stream failed (order_id %s)", self.order_id, exc_info=task.exception()
+            )
+            self.finish(INTERNAL_ERROR)
+
+    async def _send_offered(self, subscription: Subscription) -> None:
+        try:
+            while True:
+                await self._deliver(await subscription.take())
+        except WebSocketDisconnect:
+            self.finish(None)
+
+    async def _answer_client(self, subscription: Subscription) -> None:
+        while True:
+            received = await self.websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                self.finish(None)
+                return
+            if _is_ping(received.get("text") or received.get("bytes")):
+                answer = pong_message()
+            else:
+                text = error_message(
+                    "UNKNOWN_MESSAGE", 'the server only understands {"type":"ping"}'
+                )
+                answer = Outgoing(text)
+            # Answers go through the buffer too: one sender per socket, and a bound on what waits.
+            if not subscription.offer(answer):
+                self.relay.unsubscribe(subscription)
+                self.finish(SLOW_CLIENT)
+
+
+def _is_ping(raw: str | bytes | None) -> bool:
+    try:
+        message = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(message, dict) and message.get("type") == "ping"
+
+
+async def close(websocket: WebSocket, closing: Closing) -> None:
+    """Send a close frame; give up after a while if the client's backlog never drains."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, TimeoutError):
+        await asyncio.wait_for(websocket.close(closing.code, closing.reason), CLOSE_TIMEOUT_SECONDS)
+
+
+async def refuse(websocket: WebSocket, code: int, error_code: str, error: str) -> None:
+    """Tell the client what is wrong in an error message, then close with `code`."""
+    with contextlib.suppress(WebSocketDisconnect):
+        await websocket.send_text(error_message(error_code, error))
+    # A close reason holds at most 123 bytes.
+    reason = error.encode()[:120].decode(errors="ignore")
+    await close(websocket, Closing(code, reason))
+
+
+def _after(websocket: WebSocket) -> str | None:
+    raw = websocket.query_params.get("after")
+    return None if raw is None else parse_position(raw)[0]
+
+
+class _StreamEndpoint:
+    """The ASGI app of one stream route; it keeps the server's `send` for the hot path."""
+
+    def __init__(self, one_order: bool) -> None:
+        self.one_order = one_order
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        order_id: uuid.UUID | None = None
+        if self.one_order:
+            try:
+                order_id = uuid.UUID(websocket.path_params["order_id"])
+            except ValueError:
+                await refuse(websocket, INVALID_REQUEST, "INVALID_ORDER_ID", "malformed order id")
+                return
+        try:
+            after = _after(websocket)
+        except InvalidPositionError as exc:
+            await refuse(websocket, INVALID_REQUEST, "INVALID_POSITION", str(exc))
+            return
+        await StreamSession(websocket, send, order_id, after).run()
+
+
+def stream_routes() -> list[WebSocketRoute]:
+    # The literal path comes first so "stream" is never taken for an order id.
+    return [
+        WebSocketRoute("/api/orders/stream/all", _StreamEndpoint(one_order=False), name="all"),
+        WebSocketRoute(
+            "/api/orders/{order_id}/stream", _StreamEndpoint(one_order=True), name="order"
+        ),
+    ]

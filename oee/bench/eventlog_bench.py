@@ -1,0 +1,138 @@
+"""Benchmarks of the event log: appends per second (one at a time, and pipelined), and events per
+second through the consumer loop with decoding and a no-op handler (one consumer, and two).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from eventlog.append import AppendRequest, EventAppender
+from eventlog.codec import Recorded
+from eventlog.connections import redis_client
+from eventlog.consumer import Consumer, ConsumerConfig
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from schema.events import Event, OrderPlaced, new_event
+
+SINGLE_APPENDS = 5_000
+PIPELINED_APPENDS = 100_000
+CONSUMED_EVENTS = 100_000
+PIPELINE_CHUNK = 1_000
+
+
+def _events(count: int) -> list[Event[OrderPlaced]]:
+    from decimal import Decimal
+
+    payload = OrderPlaced(
+        order_type="market",
+        token_in="SOL",
+        token_out="USDC",
+        amount_in=Decimal("1.5"),
+        slippage=Decimal("0.01"),
+    )
+    return [new_event(payload, order_id=uuid.uuid4(), sequence=1) for _ in range(count)]
+
+
+async def _append_single(settings: Settings, keys: Keys) -> float:
+    redis = redis_client(settings)
+    appender = EventAppender(redis, keys)
+    events = _events(SINGLE_APPENDS)
+    started = time.perf_counter()
+    for event in events:
+        await appender.append([event], expected_sequence=0)
+    elapsed = time.perf_counter() - started
+    await redis.aclose()
+    return SINGLE_APPENDS / elapsed
+
+
+async def _append_pipelined(settings: Settings, keys: Keys, writers: int = 4) -> float:
+    """Pipelined appends of 1,000 orders a round trip, from `writers` concurrent writers so that
+    encoding the next batch overlaps Redis applying the last one."""
+    redis = redis_client(settings)
+    appender = EventAppender(redis, keys)
+    events = _events(PIPELINED_APPENDS)
+    chunks = [events[i : i + PIPELINE_CHUNK] for i in range(0, len(events), PIPELINE_CHUNK)]
+
+    async def writer(mine: list[list[Event[OrderPlaced]]]) -> None:
+        for chunk in mine:
+            await appender.append_many([AppendRequest([e], 0) for e in chunk])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(chunks[w::writers]) for w in range(writers)))
+    elapsed = time.perf_counter() - started
+    await redis.aclose()
+    return PIPELINED_APPENDS / elapsed
+
+
+async def _noop(batch: Sequence[Recorded]) -> None:
+    return None
+
+
+async def _consume(settings: Settings, keys: Keys, name: str) -> tuple[int, float, float]:
+    redis = redis_client(settings)
+    config = ConsumerConfig(group="bench", name=name, batch_size=1_000, block_ms=10)
+    consumer = Consumer(redis, keys, config, _noop)
+    started = time.perf_counter()
+    handled = await consumer.drain()
+    finished = time.perf_counter()
+    await redis.aclose()
+    return handled, started, finished
+
+
+def _consume_in_process(settings_json: str, prefix: str, name: str) -> tuple[int, float, float]:
+    settings = Settings.model_validate_json(settings_json)
+    return asyncio.run(_consume(settings, Keys(prefix), name))
+
+
+def _consumers(settings: Settings, keys: Keys, count: int) -> float:
+    """Events per second through `count` consumer processes sharing one group."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(count) as pool:
+        results = pool.starmap(
+            _consume_in_process,
+            [(settings.model_dump_json(), keys.prefix, f"c{i}") for i in range(count)],
+        )
+    handled = sum(r[0] for r in results)
+    elapsed = max(r[2] for r in results) - min(r[1] for r in results)
+    return handled / elapsed
+
+
+async def _fill(settings: Settings, keys: Keys) -> None:
+    redis = redis_client(settings)
+    appender = EventAppender(redis, keys)
+    events = _events(CONSUMED_EVENTS)
+    for start in range(0, len(events), PIPELINE_CHUNK):
+        chunk = events[start : start + PIPELINE_CHUNK]
+        await appender.append_many([AppendRequest([e], 0) for e in chunk])
+    await redis.aclose()
+
+
+async def _clean(settings: Settings, keys: Keys) -> None:
+    redis = redis_client(settings)
+    async for key in redis.scan_iter(match=keys.all(), count=1_000):
+        await redis.unlink(key)
+    await redis.aclose()
+
+
+def bench_eventlog(settings: Settings) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
+    try:
+        figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys)))
+        asyncio.run(_clean(settings, keys))
+        figures["appends_per_s_pipelined"] = round(asyncio.run(_append_pipelined(settings, keys)))
+        for consumers in (1, 2):
+            asyncio.run(_clean(settings, keys))
+            asyncio.run(_fill(settings, keys))
+            rate = _consumers(settings, keys, consumers)
+            figures[f"consumed_per_s_{consumers}_consumer{'s' if consumers > 1 else ''}"] = round(
+                rate
+            )
+    finally:
+        asyncio.run(_clean(settings, keys))
+    return figures

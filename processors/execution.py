@@ -1,0 +1,294 @@
+"""The execution processor: consumer group `execution`, one market order per OrderPlaced entry.
+
+At most `max_concurrent_orders` orders in hand; an entry is acked only once its order is terminal,
+so a processor that dies mid-order leaves it to be reclaimed and resumed by another."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from eventlog.append import ConcurrencyError, EventAppender
+from eventlog.codec import Recorded
+from eventlog.consumer import INFRASTRUCTURE_ERRORS, Consumer, ConsumerConfig
+from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.reading import read_order
+from eventlog.settings import Settings
+from processors.appending import GroupCommitAppender
+from processors.errors import ErrorCode
+from processors.execution_context import ExecutionContext, ExecutionStats
+from processors.market import Market
+from processors.order_execution import OrderExecution
+from processors.pools import to_amount
+from processors.rate_limit import ExecutionRateLimiter
+from processors.routes import plan_from_quote
+from processors.routing import Router
+from processors.venues import Venues, fill_from_result
+from schema.events import (
+    Event,
+    OrderConfirmed,
+    OrderFailed,
+    OrderPlaced,
+    Payload,
+    RoutingStarted,
+    new_event,
+)
+from schema.order_state import fold
+from schema.statuses import OrderStatus
+
+logger = logging.getLogger(__name__)
+
+STATS_INTERVAL_S = 1.0
+
+
+def default_processor_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ExecutionProcessor:
+    def __init__(
+        self, redis: aioredis.Redis, settings: Settings, *, name: str | None = None
+    ) -> None:
+        self.name = name or default_processor_name()
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.market = Market(redis, self.keys, settings)
+        self.stats = ExecutionStats()
+        self._redis = redis
+        venues = Venues(self.market, settings)
+        self._context = ExecutionContext(
+            redis=redis,
+            keys=self.keys,
+            settings=settings,
+            appender=GroupCommitAppender(EventAppender(redis, self.keys)),
+            venues=venues,
+            router=Router(venues),
+            limiter=ExecutionRateLimiter(redis, self.keys, settings.max_orders_per_minute),
+            stats=self.stats,
+        )
+        self.consumer = Consumer(
+            redis,
+            self.keys,
+            ConsumerConfig(
+                group=EXECUTION_GROUP,
+                name=self.name,
+                batch_size=settings.consumer_batch_size,
+                block_ms=settings.consumer_block_ms,
+                claim_idle_ms=settings.consumer_claim_idle_ms,
+                max_deliveries=settings.consumer_max_deliveries,
+                health_ttl_seconds=settings.health_ttl_seconds,
+                parallel=settings.max_concurrent_orders,
+                types=frozenset({"OrderPlaced"}),
+            ),
+            self._handle,
+            on_dead_letter=self._on_dead_letter,
+        )
+        self._in_hand: dict[str, float] = {}  # entry position -> when its order was taken
+        self._order_tasks: set[asyncio.Task[Any]] = set()
+        self._prepared = False
+
+    async def prepare(self) -> None:
+        """Seed the market's pools (idempotent) and create the consumer group."""
+        await self.market.seed()
+        await self.consumer.ensure_group()
+        self._prepared = True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Execute orders until `stop` is set, then finish the orders in hand and return.
+        Cancelling it instead abandons the orders in hand, to be resumed from the log."""
+        if not self._prepared:
+            await self.prepare()
+        halt = asyncio.Event()
+        follower = asyncio.create_task(_set_when(stop, halt))
+        background = [
+            asyncio.create_task(self._every(halt, self._lease_interval(), self._keep_leases)),
+            asyncio.create_task(self._every(halt, STATS_INTERVAL_S, self.publish_stats)),
+            asyncio.create_task(
+                self._every(halt, self.settings.venue_drift_interval_ms / 1000, self._market_tick)
+            ),
+        ]
+        consumer = asyncio.create_task(self.consumer.run(halt))
+        try:
+            done, _ = await asyncio.wait(
+                [consumer, *background], return_when=asyncio.FIRST_COMPLETED
+            )
+            halt.set()
+            await consumer
+            for task in done:
+                task.result()  # a background loop that died surfaces here
+        except asyncio.CancelledError:
+            # Cancelled from outside: drop the orders in hand as a crash would; their entries stay
+            # pending for whoever reclaims them.
+            for task in self._order_tasks:
+                task.cancel()
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+            raise
+        finally:
+            halt.set()
+            follower.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(follower, *background, return_exceptions=True)
+            with contextlib.suppress(*INFRASTRUCTURE_ERRORS):
+                await self.publish_stats()
+
+    async def drain(self) -> int:
+        """Execute every order waiting in the log to its end (tests); returns entries handled."""
+        if not self._prepared:
+            await self.prepare()
+        return await self.consumer.drain()
+
+    async def publish_stats(self) -> None:
+        """Write the counters and gauges to keys.execution_stats(name), kept for health_ttl."""
+        fields = {k: str(v) for k, v in dataclasses.asdict(self.stats).items()}
+        fields.update(
+            max_concurrent_orders=str(self.settings.max_concurrent_orders),
+            max_orders_per_minute=str(self.settings.max_orders_per_minute),
+            dead_lettered=str(self.consumer.stats.dead_lettered),
+            updated_at=str(time.time()),
+        )
+        key = self.keys.execution_stats(self.name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(key, self.settings.health_ttl_seconds)
+            await pipe.execute()
+
+    async def _handle(self, batch: Sequence[Recorded]) -> None:
+        for recorded in batch:
+            payload = recorded.event.payload
+            if isinstance(payload, OrderPlaced) and payload.order_type == "market":
+                await self._execute(recorded)
+
+    async def _execute(self, recorded: Recorded) -> None:
+        stats = self.stats
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        self._in_hand[recorded.position] = time.monotonic()
+        task = asyncio.current_task()
+        assert task is not None
+        self._order_tasks.add(task)
+        try:
+            await OrderExecution(self._context, recorded).run()
+        finally:
+            stats.in_flight -= 1
+            del self._in_hand[recorded.position]
+            self._order_tasks.discard(task)
+
+    async def _on_dead_letter(self, recorded: Recorded, reason: str) -> None:
+        """A poison OrderPlaced: end the order, once. If a submission of it filled, confirm that
+        fill; otherwise void its submissions so none can fill later, and fail the order."""
+        if not isinstance(recorded.event.payload, OrderPlaced):
+            return
+        order_id = recorded.event.order_id
+        while True:
+            history = [r.event for r in await read_order(self._redis, self.keys, order_id)]
+            if not history or history[-1].type in _TERMINAL_EVENT_TYPES:
+                return
+            fill = await self.market.void(order_id)
+            payload = _rescued_confirmation(history, fill) or OrderFailed(
+                attempts=max(
+                    (e.payload.attempt for e in history if isinstance(e.payload, RoutingStarted)),
+                    default=0,
+                ),
+                error_code=ErrorCode.PROCESSING_ERROR,
+                error_message=f"the order could not be processed: {reason}",
+            )
+            last = history[-1]
+            closing = new_event(
+                payload,
+                order_id=order_id,
+                sequence=last.sequence + 1,
+                correlation_id=last.correlation_id,
+                causation_id=last.event_id,
+            )
+            try:
+                positions = await self._context.appender.append(
+                    [closing], expected_sequence=last.sequence
+                )
+            except ConcurrencyError:
+                continue
+            logger.error(
+                "order_id=%s event_id=%s position=%s %s after dead-lettering entry %s: %s",
+                order_id,
+                closing.event_id,
+                positions[0],
+                closing.type,
+                recorded.position,
+                reason,
+            )
+            return
+
+    async def _market_tick(self) -> None:
+        """Drift the prices; re-create the market if Redis lost it (a flush, say)."""
+        await self.market.seed()
+        await self.market.drift()
+
+    async def _keep_leases(self) -> None:
+        """Reset the idle time of entries in hand for a while, so XAUTOCLAIM leaves them be."""
+        threshold = time.monotonic() - self._lease_interval()
+        held: list[str | bytes | int | memoryview[int]] = [
+            position for position, since in self._in_hand.items() if since <= threshold
+        ]
+        if held:
+            await self._redis.xclaim(
+                self.keys.events, EXECUTION_GROUP, self.name, 0, held, justid=True
+            )
+
+    def _lease_interval(self) -> float:
+        return max(0.01, self.settings.consumer_claim_idle_ms / 3000)
+
+    async def _every(
+        self, halt: asyncio.Event, interval_s: float, action: Callable[[], Awaitable[object]]
+    ) -> None:
+        while not halt.is_set():
+            try:
+                await action()
+            except INFRASTRUCTURE_ERRORS as exc:
+                logger.warning("%s: %s; trying again in %.2f s", action.__name__, exc, interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(halt.wait(), interval_s)
+
+
+async def _set_when(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+_TERMINAL_EVENT_TYPES = frozenset(
+    {"OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired"}
+)
+
+
+def _rescued_confirmation(
+    history: list[Event[Payload]], fill: dict[str, Any] | None
+) -> OrderConfirmed | None:
+    """The OrderConfirmed for a fill the venue recorded, if the history can still take one."""
+    if fill is None:
+        return None
+    try:
+        state = fold(history)
+    except ValueError:  # a history that does not fold is what made the entry poison
+        return None
+    if state is None or state.status != OrderStatus.SUBMITTED or state.route is None:
+        return None
+    kind, legs = plan_from_quote(state.route)
+    route = fill_from_result(state.id, kind, legs, fill)
+    return OrderConfirmed(
+        attempt=int(fill["attempt"]),
+        tx_hash=fill["tx_hash"],
+        venue=route.venue,
+        amount_out=to_amount(route.amount_out, state.token_out),
+        executed_price=route.executed_price(),
+        fee=route.fee,
+        price_impact=route.price_impact,
+    )

@@ -1,0 +1,173 @@
+"""The Lua scripts that change the simulated market: each runs atomically inside Redis.
+
+Swap arithmetic repeats `processors.pools.fill_leg` operation for operation (doubles over integer
+base units), so a quote and its fill agree exactly on a pool that has not moved."""
+
+from __future__ import annotations
+
+# KEYS[1] venue state, KEYS[2..] pools. ARGV[1] seed, then per pool: field count, fields and values.
+# The market is created once: every processor may call this at start-up; later calls change nothing
+# (a pool taken off the market stays off).
+SEED_LUA = """
+if redis.call('HSETNX', KEYS[1], 'seed', ARGV[1]) == 0 then return 0 end
+local created, i = 0, 2
+for k = 2, #KEYS do
+  local n = tonumber(ARGV[i])
+  if redis.call('EXISTS', KEYS[k]) == 0 then
+    local fields = {}
+    for j = 1, n do fields[j] = ARGV[i + j] end
+    redis.call('HSET', KEYS[k], unpack(fields))
+    created = created + 1
+  end
+  i = i + n + 1
+end
+return created
+"""
+
+# KEYS[1] submission hash, KEYS[2] the order's failure script, KEYS[3] the global failure script,
+# KEYS[4..] one pool per leg.
+# ARGV[1] attempt, ARGV[2] min amount out (units), ARGV[3] injected failure code or '',
+# ARGV[4] tx hash, ARGV[5] ttl of the submission record (s), ARGV[6] route kind,
+# then per leg: token in, amount in (units; '' sells the previous leg's output).
+# The first result of each attempt is recorded and returned again on re-submission; once an order
+# filled, every submission of it returns that fill: the pools change once per order.
+SWAP_LUA = """
+local MAX_RESERVE = 9007199254740991.0
+local MAX_VARIABLE_FEE = 0.01
+local MAX_VOLATILITY = 0.2
+local sub, attempt = KEYS[1], ARGV[1]
+
+local function fmt(x) return string.format('%.0f', x) end
+local function record(result)
+  result.attempt = attempt
+  result.tx_hash = ARGV[4]
+  local encoded = cjson.encode(result)
+  redis.call('HSET', sub, attempt, encoded)
+  redis.call('EXPIRE', sub, tonumber(ARGV[5]))
+  return encoded
+end
+local function failed(code) return record({status = 'failed', code = code}) end
+
+local filled = redis.call('HGET', sub, 'filled')
+if filled then return redis.call('HGET', sub, filled) end
+local previous = redis.call('HGET', sub, attempt)
+if previous then return previous end
+if redis.call('HEXISTS', sub, 'void') == 1 then return failed('SUBMISSION_VOIDED') end
+
+local code = nil
+for k = 2, 3 do
+  local entry = redis.call('LINDEX', KEYS[k], 0)
+  if entry then
+    if string.sub(entry, -1) == '*' then
+      code = string.sub(entry, 1, -2)
+    else
+      redis.call('LPOP', KEYS[k])
+      code = entry
+    end
+    break
+  end
+end
+if code == nil and ARGV[3] ~= '' then code = ARGV[3] end
+if code == 'OK' then code = nil end
+if code then return failed(code) end
+
+local legs, carry = {}, 0
+for i = 1, #KEYS - 3 do
+  local key = KEYS[3 + i]
+  local token_in, amount = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local p = redis.call('HMGET', key, 'pair', 'ra', 'rb', 'oa', 'ob', 'fee', 'dyn', 'vol')
+  if not p[1] then return failed('NO_ROUTE') end
+  local a_to_b = token_in == string.match(p[1], '^([^/]+)/')
+  local ra, rb, oa, ob = tonumber(p[2]), tonumber(p[3]), tonumber(p[4]), tonumber(p[5])
+  local base_fee, dyn, vol = tonumber(p[6]), tonumber(p[7]), tonumber(p[8])
+  local x = carry
+  if amount ~= '' then x = tonumber(amount) end
+  local fee = math.ceil(x * (base_fee + math.min(dyn * vol, MAX_VARIABLE_FEE)))
+  local net = x - fee
+  local vin, vout, real_in, real_out
+  if a_to_b then
+    vin = ra + oa; vout = rb + ob; real_in = ra; real_out = rb
+  else
+    vin = rb + ob; vout = ra + oa; real_in = rb; real_out = ra
+  end
+  if net <= 0 then return failed('AMOUNT_TOO_SMALL') end
+  local out = math.floor(vout * net / (vin + net))
+  local ideal = math.floor(vout * net / vin)
+  if out <= 0 then return failed('AMOUNT_TOO_SMALL') end
+  if out >= real_out or real_in + x > MAX_RESERVE then return failed('INSUFFICIENT_LIQUIDITY') end
+  local moved = math.abs(1 - ((vout - out) / (vin + x)) / (vout / vin))
+  legs[i] = {key = key, a_to_b = a_to_b, x = x, fee = fee, out = out, ideal = ideal,
+             ra = ra, rb = rb, vol = math.min(vol + moved, MAX_VOLATILITY)}
+  carry = out
+end
+
+local total = carry
+if ARGV[6] == 'split' then
+  total = 0
+  for i = 1, #legs do total = total + legs[i].out end
+end
+if total < tonumber(ARGV[2]) then return failed('SLIPPAGE_EXCEEDED') end
+
+local fills = {}
+for i = 1, #legs do
+  local leg = legs[i]
+  local ra, rb = leg.ra + leg.x, leg.rb - leg.out
+  if not leg.a_to_b then ra, rb = leg.ra - leg.out, leg.rb + leg.x end
+  redis.call('HSET', leg.key, 'ra', fmt(ra), 'rb', fmt(rb), 'vol', string.format('%.17g', leg.vol))
+  fills[i] = {amount_in = fmt(leg.x), fee = fmt(leg.fee), amount_out = fmt(leg.out),
+              ideal_out = fmt(leg.ideal)}
+end
+local encoded = record({status = 'filled', amount_out = fmt(total), legs = fills})
+redis.call('HSET', sub, 'filled', attempt)
+return encoded
+"""
+
+# KEYS[1] submission hash. Voids an order's submissions unless one filled; returns that fill.
+VOID_LUA = """
+local filled = redis.call('HGET', KEYS[1], 'filled')
+if filled then return redis.call('HGET', KEYS[1], filled) end
+redis.call('HSET', KEYS[1], 'void', '1')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return false
+"""
+
+# KEYS[1] venue state, KEYS[2..] pools. ARGV[1] seed, ARGV[2] drift per step (fraction),
+# ARGV[3] pull back toward the anchor price per step, ARGV[4] step length (ms), ARGV[5] most steps
+# to catch up. Steps are numbered by Redis time, so many processors calling this apply each once;
+# the move of step s for a pool is a function of (seed, venue, pair, s) alone.
+DRIFT_LUA = """
+local MAX_RESERVE = 9007199254740991.0
+local now = redis.call('TIME')
+local epoch = math.floor((tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+                         / tonumber(ARGV[4]))
+local last = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '')
+if last and epoch <= last then return 0 end
+redis.call('HSET', KEYS[1], 'epoch', string.format('%.0f', epoch))
+if not last then return 0 end
+local steps = math.min(epoch - last, tonumber(ARGV[5]))
+local sigma, pull = tonumber(ARGV[2]), tonumber(ARGV[3])
+for k = 2, #KEYS do
+  local p = redis.call('HMGET', KEYS[k], 'venue', 'pair', 'ra', 'rb', 'oa', 'ob', 'vol', 'anchor')
+  if p[1] then
+    local ra, rb, oa, ob = tonumber(p[3]), tonumber(p[4]), tonumber(p[5]), tonumber(p[6])
+    local vol, anchor = tonumber(p[7]), tonumber(p[8])
+    for s = epoch - steps + 1, epoch do
+      vol = vol * 0.5
+      if sigma > 0 then
+        local step = string.format('%.0f', s)
+        local h = redis.sha1hex(ARGV[1] .. ':' .. p[1] .. ':' .. p[2] .. ':' .. step)
+        local u = tonumber(string.sub(h, 1, 8), 16) / 4294967296
+        local va, vb = ra + oa, rb + ob
+        local shock = sigma * (u - 0.5) * 3.4641016151377544  -- uniform, unit variance
+        local log_move = shock - pull * math.log((vb / va) / anchor)
+        local root = math.sqrt(math.exp(log_move))
+        local na, nb = math.floor(va / root - oa), math.floor(vb * root - ob)
+        if na >= 1 and nb >= 1 and na <= MAX_RESERVE and nb <= MAX_RESERVE then ra, rb = na, nb end
+      end
+    end
+    redis.call('HSET', KEYS[k], 'ra', string.format('%.0f', ra), 'rb', string.format('%.0f', rb),
+               'vol', string.format('%.17g', vol))
+  end
+end
+return steps
+"""

@@ -1,0 +1,89 @@
+"""Reading the log in bulk for a rebuild: XRANGE in chunks, one chunk ahead of the consumer, never
+through a consumer group. Optionally only one partition of the orders (by a hash of the order id,
+so all of an order's events, in log order, go to the same reader) and only up to a position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from eventlog.codec import Recorded
+from eventlog.keys import Keys
+from projections.order_rows import decode_entry
+
+
+def partition_of(order_id: bytes, parts: int) -> int:
+    return zlib.crc32(order_id) % parts
+
+
+class LogReader:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        chunk: int,
+        *,
+        after: str | None = None,
+        end: str | None = None,
+        part: int = 0,
+        parts: int = 1,
+    ) -> None:
+        self._redis = redis
+        self._stream = keys.events
+        self._chunk = chunk
+        self._end = end or "+"
+        self._part = part
+        self._parts = parts
+        self.position = after  # the last position read
+        self.read = 0  # entries read (in every partition)
+
+    async def _fetch(self, after: str | None) -> tuple[list[Recorded], str | None, int]:
+        low = "-" if after is None else f"({after}"
+        entries: Any = await self._redis.xrange(
+            self._stream, min=low, max=self._end, count=self._chunk
+        )
+        if not entries:
+            return [], after, 0
+        last = entries[-1][0].decode()
+        if self._parts == 1:
+            return [decode_entry(p, f) for p, f in entries], last, len(entries)
+        mine = [
+            decode_entry(p, f)
+            for p, f in entries
+            if partition_of(f.get(b"order_id", b""), self._parts) == self._part
+        ]
+        return mine, last, len(entries)
+
+    async def chunks(self) -> AsyncIterator[list[Recorded]]:
+        """Chunks until the log (or `end`) is reached; a chunk may be empty in a partition."""
+        ahead = asyncio.ensure_future(self._fetch(self.position))
+        try:
+            while True:
+                batch, last, count = await ahead
+                if count == 0:
+                    return
+                self.position = last
+                self.read += count
+                if count < self._chunk or last == self._end:
+                    yield batch
+                    return
+                ahead = asyncio.ensure_future(self._fetch(self.position))
+                yield batch
+        finally:
+            ahead.cancel()
+
+    async def rest(self) -> list[Recorded]:
+        """Everything after the last position, up to the log's end now."""
+        found: list[Recorded] = []
+        while True:
+            batch, last, count = await self._fetch(self.position)
+            if count == 0:
+                return found
+            found += batch
+            self.position = last
+            self.read += count

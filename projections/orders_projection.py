@@ -1,0 +1,228 @@
+"""The `orders` projection: current order state, per-order event history and metrics counters.
+
+Exactly once: a batch writes its tracking rows, history rows, order rows and counter deltas in one
+transaction, and an order's row only moves to the next sequence. Per-order locks (taken in a fixed
+order) serialise projectors that hold events of the same order; an event that arrives ahead of a
+gap waits in the history table and is folded in by whichever batch fills the gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from eventlog.codec import Recorded
+from projections.order_cache import OrderCache
+from projections.order_counters import CounterDeltas, count_event, count_transition
+from projections.order_rows import (
+    EVENT_COLUMN_TYPES,
+    ORDER_COLUMN_TYPES,
+    ProjectedOrder,
+    event_row,
+    json_default,
+    order_row,
+    projected_order,
+    recorded_from_event_row,
+)
+from schema.order_state import OrderState
+from schema.order_state import apply as apply_event
+
+logger = logging.getLogger(__name__)
+
+
+def _recordset(types: dict[str, str]) -> str:
+    return ", ".join(f"{name} {sql_type}" for name, sql_type in types.items())
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, default=json_default).decode()
+
+
+_LOCK_ORDERS = """
+SELECT pg_advisory_xact_lock(k) FROM (
+    SELECT DISTINCT hashtextextended(current_schema() || ':order:' || o::text, 0) AS k
+    FROM unnest(%s::uuid[]) AS o ORDER BY 1
+) AS sorted_keys
+"""
+
+# Where each order's row stands (a cached fold is used when it stands at the same place).
+_HEADS = "SELECT id, sequence, last_position FROM orders WHERE id = ANY(%s::uuid[])"
+
+_ORDER_COLUMNS = ", ".join(ORDER_COLUMN_TYPES)
+_SELECT_ORDERS = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ANY(%s::uuid[])"
+
+# Events already in the history beyond where an order's row stands: they arrived (in another
+# batch) ahead of a gap that this batch may fill. One index range scan per order.
+_EVENTS_BEYOND = f"""
+SELECT h.* FROM unnest(%s::uuid[]) AS u(id)
+CROSS JOIN LATERAL (
+    SELECT {", ".join(EVENT_COLUMN_TYPES)} FROM order_events AS e
+    WHERE e.order_id = u.id
+      AND e.sequence > coalesce((SELECT o.sequence FROM orders AS o WHERE o.id = u.id), 0)
+    OFFSET 0  -- keeps the planner from turning this into a scan of the whole history
+) AS h
+"""
+
+_EVENT_COLUMNS = ", ".join(EVENT_COLUMN_TYPES)
+_INSERT_EVENTS = f"""
+INSERT INTO order_events ({_EVENT_COLUMNS})
+SELECT {_EVENT_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r({_recordset(EVENT_COLUMN_TYPES)})
+ON CONFLICT (order_id, sequence) DO NOTHING
+"""
+
+_UPSERT_ORDERS = f"""
+INSERT INTO orders ({_ORDER_COLUMNS})
+SELECT {_ORDER_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r({_recordset(ORDER_COLUMN_TYPES)})
+ON CONFLICT (id) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMN_TYPES if c != "id")},
+    projected_at = now()
+WHERE orders.sequence < EXCLUDED.sequence
+"""
+
+_ADD_COUNTERS = """
+INSERT INTO metric_counters (name, label, value)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[])
+ON CONFLICT (name, label) DO UPDATE SET value = metric_counters.value + EXCLUDED.value
+"""
+
+
+def _uuid_array(ids: list[uuid.UUID]) -> str:
+    """A uuid[] literal: much cheaper to build than letting the driver adapt a list."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+class _OrderFold:
+    """One order's progress within a batch: where its row stood, where it stands now."""
+
+    __slots__ = ("applied", "before", "last", "state", "waiting")
+
+    def __init__(self, before: ProjectedOrder | None) -> None:
+        self.before = before
+        self.state = before.state if before is not None else None
+        self.last: Recorded | None = None  # the last event applied in this batch
+        self.waiting: dict[int, Recorded] = {}  # events not applied yet, by sequence
+        self.applied: list[tuple[Recorded, OrderState]] = []
+
+    @property
+    def sequence(self) -> int:
+        return self.state.sequence if self.state is not None else 0
+
+    def advance(self) -> None:
+        """Apply waiting events for as long as the next one is at hand."""
+        waiting = self.waiting
+        while (recorded := waiting.pop(self.sequence + 1, None)) is not None:
+            self.state = apply_event(self.state, recorded.event)
+            self.last = recorded
+            self.applied.append((recorded, self.state))
+
+    def after(self) -> ProjectedOrder | None:
+        """Where the order stands after this batch (None if the batch moved it nowhere)."""
+        if self.last is None or self.state is None:
+            return None
+        return ProjectedOrder(self.state, self.last.event.type, self.last.position)
+
+
+class OrdersProjection:
+    name = "orders"
+    tables = ("orders", "order_events", "metric_counters")
+
+    def __init__(self) -> None:
+        self.cache = OrderCache()
+
+    async def apply(self, conn: AsyncConnection, batch: Sequence[Recorded]) -> int:
+        by_order: dict[uuid.UUID, list[Recorded]] = {}
+        for recorded in batch:
+            by_order.setdefault(recorded.event.order_id, []).append(recorded)
+        if not by_order:
+            return 0
+        ids = _uuid_array(list(by_order))  # the lock query sorts them
+        async with conn.pipeline():
+            await conn.execute(_LOCK_ORDERS, (ids,))
+            heads = await conn.execute(_HEADS, (ids,))
+            beyond = conn.cursor(row_factory=dict_row)
+            await beyond.execute(_EVENTS_BEYOND, (ids,))
+            head_rows = await heads.fetchall()
+            beyond_rows = await beyond.fetchall()
+        folds = await self._folds(conn, by_order, head_rows)
+        for row in beyond_rows:  # events that came earlier, ahead of a gap
+            folds[row["order_id"]].waiting[row["sequence"]] = recorded_from_event_row(row)
+        new: list[Recorded] = []
+        for order_id, events in by_order.items():
+            fold = folds[order_id]
+            standing, waiting = fold.sequence, fold.waiting
+            for recorded in events:
+                sequence = recorded.event.sequence
+                if sequence > standing and sequence not in waiting:
+                    waiting[sequence] = recorded
+                    new.append(recorded)
+        if not new:
+            return 0
+        async with conn.pipeline():
+            # Sent now; PostgreSQL inserts the history while this process folds.
+            await conn.execute(_INSERT_EVENTS, (_json([event_row(r) for r in new]),))
+            for order_id, fold in folds.items():
+                fold.advance()
+                if fold.waiting:
+                    self._log_gap(order_id, fold)
+            await self._write(conn, folds)
+        return len(new)
+
+    async def _folds(
+        self,
+        conn: AsyncConnection,
+        by_order: dict[uuid.UUID, list[Recorded]],
+        heads: list[tuple[Any, ...]],
+    ) -> dict[uuid.UUID, _OrderFold]:
+        """Each order's fold, starting from its row: from the cache when it is current."""
+        found: dict[uuid.UUID, ProjectedOrder | None] = dict.fromkeys(by_order)
+        missing: list[uuid.UUID] = []
+        for order_id, sequence, position in heads:
+            cached = self.cache.get(order_id, sequence, position)
+            if cached is None:
+                missing.append(order_id)
+            found[order_id] = cached
+        if missing:
+            async with conn.cursor(row_factory=dict_row) as cursor:
+                await cursor.execute(_SELECT_ORDERS, (_uuid_array(missing),))
+                for row in await cursor.fetchall():
+                    found[row["id"]] = projected_order(row)
+        return {order_id: _OrderFold(order) for order_id, order in found.items()}
+
+    def _log_gap(self, order_id: uuid.UUID, fold: _OrderFold) -> None:
+        first = min(fold.waiting)
+        recorded = fold.waiting[first]
+        logger.info(
+            "orders: order_id=%s stands at sequence %d; event_id=%s position=%s (sequence %d) "
+            "waits in the history until the gap is filled",
+            order_id,
+            fold.sequence,
+            recorded.event.event_id,
+            recorded.position,
+            first,
+        )
+
+    async def _write(self, conn: AsyncConnection, folds: dict[uuid.UUID, _OrderFold]) -> None:
+        deltas = CounterDeltas()
+        rows: list[dict[str, Any]] = []
+        for fold in folds.values():
+            after = fold.after()
+            if after is None:
+                continue
+            for recorded, state in fold.applied:
+                count_event(deltas, state, recorded.event)
+            count_transition(deltas, fold.before, after)
+            rows.append(order_row(after))
+            self.cache.put(after)
+        if rows:
+            await conn.execute(_UPSERT_ORDERS, (_json(rows),))
+        counters = deltas.rows()
+        await conn.execute(
+            _ADD_COUNTERS,
+            ([c[0] for c in counters], [c[1] for c in counters], [c[2] for c in counters]),
+        )

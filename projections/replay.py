@@ -1,0 +1,250 @@
+"""Rebuilding projections from the event log, through the same code path as live projection.
+
+Replay reads the log from its start with XRANGE (no group: processor groups are never rewound) into
+shadow tables while the API keeps answering from the live ones. Once caught up it takes each
+projection's lock exclusively (live batches wait), applies the last few events, swaps the tables in
+one transaction, and moves the live group past what it covered: nothing lost, nothing applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from psycopg import AsyncConnection
+
+from eventlog.codec import Recorded
+from eventlog.connections import redis_client
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from projections.group_position import advance_group
+from projections.log_reader import LogReader
+from projections.progress import ProgressBar
+from projections.projection import Projection, apply_batch, lock_projection
+from projections.registry import group_name, select_projections
+from projections.shadow_tables import (
+    ShadowSchemas,
+    create_shadow_tables,
+    current_schema,
+    drop_shadow_tables,
+    swap_in,
+    use_schema,
+)
+
+logger = logging.getLogger(__name__)
+
+REPLAY_CHUNK = 5_000
+# Below this many entries one process replays alone: starting workers would cost more than it saves.
+PARALLEL_FROM = 20_000
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[1])
+_REPLAY_LOCK_KEY = "hashtextextended(current_schema() || ':replay', 0)"
+
+
+class ReplayWorkerError(RuntimeError):
+    def __init__(self, part: int, code: int | None, output: str) -> None:
+        super().__init__(f"replay worker {part} exited with {code}: {output[-2000:]}")
+        self.part = part
+
+
+class ReplayInProgressError(RuntimeError):
+    def __init__(self, schema: str) -> None:
+        super().__init__(f"another replay is rebuilding the projections of schema {schema!r}")
+        self.schema = schema
+
+
+async def _apply_to_all(
+    conn: AsyncConnection, projections: Sequence[Projection], chunk: Sequence[Recorded]
+) -> None:
+    for projection in projections:
+        await apply_batch(conn, projection, chunk)
+
+
+async def _entries_read(redis: aioredis.Redis, stream: str, read: int) -> int | None:
+    """The group's logical read counter after a replay that read `read` entries from the start;
+    unknown (None) if entries were ever deleted from the log."""
+    info: Any = await redis.xinfo_stream(stream)
+    deleted = info.get("max-deleted-entry-id", b"0-0")
+    return read if deleted in (b"0-0", "0-0") else None
+
+
+async def replay(
+    settings: Settings,
+    names: list[str] | None = None,
+    *,
+    progress: bool = True,
+    chunk: int = REPLAY_CHUNK,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Rebuild the named projections (all for None) from the log and swap them in.
+
+    `workers` processes (default: one per CPU, at most 2, for logs of `PARALLEL_FROM` entries or
+    more) each apply one partition of the orders up to the log's end as it was at the start; this
+    process then catches up with what was appended meanwhile and swaps."""
+    projections = select_projections(names)
+    tables = tuple(t for p in projections for t in p.tables)
+    keys = Keys(settings.key_prefix)
+    redis = redis_client(settings)
+    conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
+    started = time.monotonic()
+    try:
+        schemas = ShadowSchemas.beside(await current_schema(conn))
+        cursor = await conn.execute(f"SELECT pg_try_advisory_lock({_REPLAY_LOCK_KEY})")
+        locked = await cursor.fetchone()
+        if not locked or not locked[0]:
+            raise ReplayInProgressError(schemas.live)
+        await create_shadow_tables(conn, schemas, tables)
+        await use_schema(conn, schemas.rebuild)
+        total = int(await redis.xlen(keys.events))
+        label = f"replay {', '.join(p.name for p in projections)}"
+        bar = ProgressBar(label, total=total, enabled=progress)
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
+        try:
+            reader = LogReader(redis, keys, chunk)
+            last: Any = await redis.xrevrange(keys.events, count=1)
+            if workers > 1 and last:
+                end = last[0][0].decode()
+                read = await _replay_in_parallel(
+                    settings, schemas.rebuild, projections, workers, end, chunk, bar
+                )
+                reader = LogReader(redis, keys, chunk, after=end)
+                reader.read = read
+            async for batch in reader.chunks():
+                await _apply_to_all(conn, projections, batch)
+                bar.advance(len(batch))
+            tail = await _swap(conn, schemas, projections, tables, reader)
+            bar.advance(len(tail))
+        except BaseException:
+            await _discard(conn, schemas)
+            raise
+        finally:
+            bar.finish()
+        moved: dict[str, str] = {}
+        if reader.position is not None:
+            entries_read = await _entries_read(redis, keys.events, reader.read)
+            for projection in projections:
+                moved[projection.name] = await advance_group(
+                    redis, keys.events, group_name(projection), reader.position, entries_read
+                )
+        elapsed = time.monotonic() - started
+        result = {
+            "projections": [p.name for p in projections],
+            "events": reader.read,
+            "tail": len(tail),
+            "position": reader.position,
+            "workers": workers,
+            "seconds": round(elapsed, 3),
+            "eventsPerSecond": round(reader.read / elapsed, 1) if elapsed > 0 else None,
+            "groups": moved,
+        }
+        logger.info("replay done: %s", result)
+        return result
+    finally:
+        await conn.close()
+        await redis.aclose()
+
+
+async def _replay_in_parallel(
+    settings: Settings,
+    schema: str,
+    projections: Sequence[Projection],
+    workers: int,
+    end: str,
+    chunk: int,
+    bar: ProgressBar,
+) -> int:
+    """Run `workers` worker processes over the log up to `end`; returns the entries read."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])),
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+        "OEE_KEY_PREFIX": settings.key_prefix,
+    }
+    names = [p.name for p in projections]
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "projections.replay_worker",
+            schema,
+            str(part),
+            str(workers),
+            end,
+            str(chunk),
+            *names,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for part in range(workers)
+    ]
+
+    async def follow(part: int, child: asyncio.subprocess.Process) -> int:
+        assert child.stdout is not None
+        assert child.stderr is not None
+        errors_read = asyncio.ensure_future(child.stderr.read())  # never let its pipe fill up
+        read = None
+        async for line in child.stdout:
+            kind, _, count = line.decode().partition(" ")
+            if kind == "progress":
+                bar.advance(int(count))
+            elif kind == "done":
+                read = int(count)
+        errors = await errors_read
+        code = await child.wait()
+        if code != 0 or read is None:
+            raise ReplayWorkerError(part, code, errors.decode(errors="replace"))
+        return read
+
+    try:
+        counts = await asyncio.gather(*(follow(i, c) for i, c in enumerate(children)))
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    return max(counts)
+
+
+async def _discard(conn: AsyncConnection, schemas: ShadowSchemas) -> None:
+    """Drop an unfinished rebuild; the live tables were never touched."""
+    try:
+        await use_schema(conn, schemas.live)
+        await drop_shadow_tables(conn, schemas)
+    except Exception:  # the replay's own error matters more; the next replay drops it anyway
+        logger.exception("replay: could not drop the unfinished rebuild in %s", schemas.rebuild)
+
+
+async def _swap(
+    conn: AsyncConnection,
+    schemas: ShadowSchemas,
+    projections: Sequence[Projection],
+    tables: tuple[str, ...],
+    reader: LogReader,
+) -> list[Recorded]:
+    """Under the projections' exclusive locks: apply what was appended meanwhile, then swap."""
+    async with conn.transaction():
+        await use_schema(conn, schemas.live, local=True)
+        for projection in projections:
+            await lock_projection(conn, projection.name, exclusive=True)
+        # No live batch can commit now: whatever the live tables hold is in the log up to here.
+        tail = await reader.rest()
+        await use_schema(conn, schemas.rebuild, local=True)
+        for start in range(0, len(tail), REPLAY_CHUNK):
+            await _apply_to_all(conn, projections, tail[start : start + REPLAY_CHUNK])
+        await swap_in(conn, schemas, tables)
+        logger.info(
+            "replay: swapped in %s, caught up to position=%s (%d events in the final step)",
+            ", ".join(tables),
+            reader.position,
+            len(tail),
+        )
+    return tail

@@ -1,0 +1,77 @@
+"""One worker of a parallel replay: applies one partition of the orders, up to a position, to the
+shadow tables, through the same `apply_batch` as live projection. Run by `projections.replay`.
+
+    python -m projections.replay_worker <schema> <part> <parts> <end> <chunk> <projection>...
+
+Prints `progress <n>` after every batch and `done <entries read>` at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from psycopg import AsyncConnection
+
+from eventlog.connections import redis_client
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from projections.log_reader import LogReader
+from projections.projection import apply_batch
+from projections.registry import select_projections
+from projections.shadow_tables import use_schema
+
+
+async def replay_partition(
+    settings: Settings,
+    schema: str,
+    names: Sequence[str],
+    *,
+    part: int,
+    parts: int,
+    end: str,
+    chunk: int,
+    report: Callable[[int], None],
+) -> int:
+    """Apply this partition's events up to `end` into `schema`; returns entries read."""
+    projections = select_projections(names)
+    redis = redis_client(settings)
+    conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
+    try:
+        await use_schema(conn, schema)
+        reader = LogReader(redis, Keys(settings.key_prefix), chunk, end=end, part=part, parts=parts)
+        async for batch in reader.chunks():
+            if batch:
+                for projection in projections:
+                    await apply_batch(conn, projection, batch)
+            report(len(batch))
+        return reader.read
+    finally:
+        await conn.close()
+        await redis.aclose()
+
+
+def main() -> None:
+    schema, part, parts, end, chunk, *names = sys.argv[1:]
+
+    def report(count: int) -> None:
+        print(f"progress {count}", flush=True)
+
+    read = asyncio.run(
+        replay_partition(
+            Settings.from_env(),
+            schema,
+            names,
+            part=int(part),
+            parts=int(parts),
+            end=end,
+            chunk=int(chunk),
+            report=report,
+        )
+    )
+    print(f"done {read}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

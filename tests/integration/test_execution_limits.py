@@ -1,0 +1,99 @@
+"""The execution limits hold and can be watched: orders in flight per processor, and orders
+started per minute across every processor."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from eventlog.append import AppendRequest, EventAppender
+from eventlog.keys import Keys
+from eventlog.reading import read_order
+from processors.execution import ExecutionProcessor
+from schema.events import RoutingStarted
+from tests.factories import order_placed
+from tests.polling import eventually
+
+TERMINAL = ("OrderConfirmed", "OrderFailed")
+
+
+async def _place_many(redis: aioredis.Redis, keys: Keys, count: int) -> list[Any]:
+    events = [order_placed() for _ in range(count)]
+    await EventAppender(redis, keys).append_many([AppendRequest([e], 0) for e in events])
+    return [e.order_id for e in events]
+
+
+async def _spans(
+    redis: aioredis.Redis, keys: Keys, orders: list[Any]
+) -> list[tuple[datetime, datetime]]:
+    """When each order started (its first RoutingStarted) and ended (its terminal event)."""
+    spans = []
+    for order_id in orders:
+        history = [r.event for r in await read_order(redis, keys, order_id)]
+        start = next(e.occurred_at for e in history if isinstance(e.payload, RoutingStarted))
+        end = next(e.occurred_at for e in history if e.type in TERMINAL)
+        spans.append((start, end))
+    return spans
+
+
+async def _run_until_done(processors: list[ExecutionProcessor], count: int, within: float) -> None:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(p.run(stop)) for p in processors]
+    try:
+        await eventually(
+            lambda: sum(p.stats.confirmed + p.stats.failed for p in processors) == count,
+            within=within,
+            what=f"{count} orders executed",
+        )
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_no_more_than_max_concurrent_orders_are_in_flight_and_the_gauge_shows_it(
+    redis: aioredis.Redis, keys: Keys, make_settings: Any
+) -> None:
+    settings = make_settings(
+        max_concurrent_orders=4,
+        max_orders_per_minute=0,
+        venue_swap_latency_min_ms=20,
+        venue_swap_latency_max_ms=60,
+    )
+    processor = ExecutionProcessor(redis, settings, name="capped")
+    orders = await _place_many(redis, keys, 40)
+    await _run_until_done([processor], 40, within=20)
+    spans = await _spans(redis, keys, orders)
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    in_flight, most = 0, 0
+    for _, step in edges:
+        in_flight += step
+        most = max(most, in_flight)
+    assert most == 4  # the cap was reached and never exceeded
+    assert processor.stats.max_in_flight == 4
+    published: Any = await redis.hgetall(keys.execution_stats("capped"))
+    assert published[b"max_in_flight"] == b"4"
+    assert published[b"max_concurrent_orders"] == b"4"
+    assert published[b"in_flight"] == b"0"
+    assert published[b"confirmed"] == b"40"
+
+
+async def test_orders_started_per_window_stay_within_the_rate_shared_by_all_processors(
+    redis: aioredis.Redis, keys: Keys, make_settings: Any
+) -> None:
+    settings = make_settings(max_orders_per_minute=600, max_concurrent_orders=20)  # 10 a second
+    processors = [ExecutionProcessor(redis, settings, name=name) for name in ("a", "b")]
+    orders = await _place_many(redis, keys, 35)
+    await _run_until_done(processors, 35, within=20)
+    starts = sorted(start for start, _ in await _spans(redis, keys, orders))
+    burst, per_second = 10, 10
+    for i, first in enumerate(starts):
+        in_window = sum(1 for t in starts[i:] if (t - first).total_seconds() < 1.0)
+        assert in_window <= burst + per_second + 1, f"{in_window} started within 1 s"
+    assert (starts[-1] - starts[0]).total_seconds() >= (35 - burst) / per_second - 0.2
+    assert all(p.stats.started > 0 for p in processors)  # both took part, one budget
+    bucket: Any = await redis.hgetall(keys.execution_bucket)
+    assert int(bucket[b"granted"]) == 35
+    assert int(bucket[b"throttled"]) > 0

@@ -1,0 +1,162 @@
+"""The query endpoints over the read tables, driven over HTTP against real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from api.app import create_app
+from eventlog.append import EventAppender
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from projections.run import drain_projections
+from projections.sample_histories import append_histories, build_histories
+from schema.events import Event
+
+
+@pytest.fixture
+async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(migrated)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield http
+
+
+async def place(client: httpx.AsyncClient, **fields: Any) -> str:
+    body = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.25"}
+    response = await client.post("/api/orders/execute", json={**body, **fields})
+    assert response.status_code == 202, response.text
+    order_id: str = response.json()["orderId"]
+    return order_id
+
+
+async def append(redis: aioredis.Redis, keys: Keys, events: list[Event[Any]]) -> None:
+    await append_histories(EventAppender(redis, keys), events)
+
+
+async def test_an_order_is_found_right_after_it_was_placed_and_reads_the_same_once_projected(
+    client: httpx.AsyncClient, migrated: Settings
+) -> None:
+    order_id = await place(client, amountIn="0.000001")
+    early = await client.get(f"/api/orders/{order_id}")
+    assert early.status_code == 200, early.text
+    assert early.json()["order"]["status"] == "pending"
+    assert early.json()["order"]["amountIn"] == "0.000001"
+    early_events = (await client.get(f"/api/orders/{order_id}/events")).json()
+
+    await drain_projections(migrated)
+    projected = (await client.get(f"/api/orders/{order_id}")).json()
+    assert projected["order"]["position"] is not None
+    assert {**projected["order"], "position": None} == early.json()["order"]
+    assert (await client.get(f"/api/orders/{order_id}/events")).json() == early_events
+    assert [e["type"] for e in early_events["events"]] == ["OrderPlaced"]
+
+
+@pytest.mark.parametrize("order_id", [str(uuid.UUID(int=7)), "not-an-id", "1234"])
+async def test_unknown_or_malformed_order_ids_are_404(
+    client: httpx.AsyncClient, order_id: str
+) -> None:
+    for path in (f"/api/orders/{order_id}", f"/api/orders/{order_id}/events"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert response.json()["success"] is False
+        assert response.json()["code"] == "ORDER_NOT_FOUND"
+
+
+async def test_an_orders_events_come_in_sequence_order_with_the_status_after_each(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(30, seed=8)
+    await append(redis, keys, events)
+    retried = next(e.order_id for e in events if e.type == "AttemptFailed")
+    from_log = (await client.get(f"/api/orders/{retried}/events")).json()
+    await drain_projections(migrated)
+    from_table = (await client.get(f"/api/orders/{retried}/events")).json()
+    assert from_table == from_log
+    answer = from_table["events"]
+    assert [e["sequence"] for e in answer] == list(range(1, len(answer) + 1))
+    failed = next(e for e in answer if e["type"] == "AttemptFailed")
+    assert failed["status"] == "routing"
+    assert failed["data"]["errorCode"] == "TX_FAILED_TO_LAND"
+    selected = next(e for e in answer if e["type"] == "RouteSelected")
+    assert isinstance(selected["data"]["chosen"]["amountOut"], str)
+    assert answer[-1]["status"] in ("confirmed", "failed")
+
+    order = (await client.get(f"/api/orders/{retried}")).json()["order"]
+    assert order["attempts"] >= 2
+    assert order["position"] == answer[-1]["position"]
+
+
+async def test_pagination_visits_every_order_exactly_once_while_orders_keep_arriving(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    await append(redis, keys, build_histories(240, seed=9))
+    await drain_projections(migrated)
+    before = {
+        o["id"] for o in (await client.get("/api/orders", params={"limit": 500})).json()["orders"]
+    }
+    assert len(before) == 240
+
+    visited: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 17, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/orders", params=params)).json()
+        visited += [o["id"] for o in page["orders"]]
+        created = [o["createdAt"] for o in page["orders"]]
+        assert created == sorted(created, reverse=True)
+        pages += 1
+        # New orders arrive (and are projected) between every two pages.
+        await append(redis, keys, build_histories(5, seed=100 + pages, start=datetime.now(UTC)))
+        await drain_projections(migrated)
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert len(visited) == len(set(visited)), "an order was listed twice"
+    assert set(visited) == before
+    assert pages == 15
+
+
+async def test_filters_select_matching_orders_and_bad_values_are_400(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(150, seed=10)
+    await append(redis, keys, events)
+    await drain_projections(migrated)
+    everything = (await client.get("/api/orders", params={"limit": 500})).json()["orders"]
+    for params in (
+        {"status": "confirmed"},
+        {"status": "failed", "tokenIn": "SOL"},
+        {"tokenIn": "USDC", "tokenOut": "SOL"},
+        {"tokenOut": "BONK"},
+    ):
+        found = (await client.get("/api/orders", params={**params, "limit": 500})).json()
+        expected = [
+            o for o in everything if all(o[name] == value for name, value in params.items())
+        ]
+        assert expected, params
+        assert found["orders"] == expected
+        assert found["nextCursor"] is None
+
+    for params in (
+        {"status": "done"},
+        {"tokenIn": "DOGE"},
+        {"tokenOut": ""},
+        {"limit": "0"},
+        {"limit": "501"},
+        {"limit": "ten"},
+        {"cursor": "garbage!"},
+        {"cursor": "WzEsMl0"},
+    ):
+        response = await client.get("/api/orders", params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.json()["code"] in ("INVALID_QUERY", "INVALID_CURSOR")

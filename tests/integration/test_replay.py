@@ -1,0 +1,184 @@
+"""Replay rebuilds the read tables from the log: equal to live projection, atomic, lossless."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+from psycopg.conninfo import make_conninfo
+
+from api.app import create_app
+from eventlog.append import EventAppender
+from eventlog.codec import Recorded
+from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.reading import read_after
+from eventlog.settings import Settings
+from projections.orders_projection import OrdersProjection
+from projections.projection import apply_batch
+from projections.replay import replay
+from projections.run import drain_projections, run_projectors
+from projections.sample_histories import append_histories, build_histories
+from projections.snapshot import snapshot
+from schema.migrate import migrate
+from tests.polling import eventually
+
+TABLES = OrdersProjection.tables
+
+
+async def tables_of(url: str) -> dict[str, list[Any]]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        return await snapshot(conn, TABLES)
+
+
+async def read_log(redis: aioredis.Redis, keys: Keys) -> list[Recorded]:
+    found: list[Recorded] = []
+    after = "0"
+    while batch := await read_after(redis, keys, after, count=5_000):
+        found += batch
+        after = batch[-1].position
+    return found
+
+
+async def group_info(redis: aioredis.Redis, keys: Keys, group: str) -> dict[str, Any]:
+    groups: Any = await redis.xinfo_groups(keys.events)
+    return next(g for g in groups if g["name"].decode() == group)
+
+
+@pytest.fixture
+async def reference_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    name = f"t_ref_{random.getrandbits(48):012x}"
+    with psycopg.connect(server_urls[1], autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    url = make_conninfo(server_urls[1], options=f"-c search_path={name}")
+    migrate(url)
+    yield url
+    with psycopg.connect(server_urls[1], autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+async def test_replay_rebuilds_exactly_what_live_projection_built_while_queries_answer(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(1_000, seed=21)
+    assert {"OrderConfirmed", "AttemptFailed", "OrderFailed", "OrderCancelled"} <= {
+        e.type for e in events
+    }
+    await append_histories(EventAppender(redis, keys), events)
+    await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0")
+    await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=100)
+    execution_before = await group_info(redis, keys, EXECUTION_GROUP)
+    await drain_projections(migrated)
+    url = migrated.require_database_url()
+    live = await tables_of(url)
+    assert len(live["order_events"]) == len(events)
+
+    app = create_app(migrated)
+    probe = str(events[0].order_id)
+    answers: list[int] = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        rebuilding = asyncio.create_task(replay(migrated, progress=False, chunk=500))
+        while not rebuilding.done():
+            answers.append((await client.get(f"/api/orders/{probe}")).status_code)
+        result = await rebuilding
+        after = await client.get(f"/api/orders/{probe}")
+    assert answers, "the replay finished before a query could be made"
+    assert set(answers) == {200}, "queries stopped answering during the replay"
+    assert after.status_code == 200
+    assert result["events"] == len(events)
+
+    assert await tables_of(url) == live
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cursor = await conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+        )
+        indexes = [row[0] for row in await cursor.fetchall()]
+        cursor = await conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, current_schema() || '__')"
+        )
+        leftovers = await cursor.fetchall()
+    assert "orders_status_created_at_id_idx" in indexes
+    assert "order_events_pkey" in indexes
+    assert leftovers == [], "the rebuild left schemas behind"
+    # Processor groups are never rewound; the live projection group stays where it was.
+    assert await group_info(redis, keys, EXECUTION_GROUP) == execution_before
+    assert await drain_projections(migrated) == 0
+
+
+async def test_replay_into_an_empty_read_side_hands_over_to_the_live_group(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    await append_histories(EventAppender(redis, keys), build_histories(50, seed=22))
+    result = await replay(migrated, ["orders"], progress=False)
+    assert result["groups"] == {"orders": "created"}
+    group = await group_info(redis, keys, "projection:orders")
+    assert group["last-delivered-id"].decode() == result["position"]
+    assert group["lag"] == 0
+    assert await drain_projections(migrated) == 0  # live projection continues after the replay
+    more = build_histories(10, seed=23, start=datetime.now(UTC))
+    await append_histories(EventAppender(redis, keys), more)
+    assert await drain_projections(migrated) == len(more)
+
+
+async def test_events_appended_during_a_replay_are_neither_lost_nor_applied_twice(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys, reference_url: str
+) -> None:
+    appender = EventAppender(redis, keys)
+    await append_histories(appender, build_histories(600, seed=24))
+    stop = asyncio.Event()
+    projecting = asyncio.create_task(run_projectors(migrated, stop, name="live"))
+    keep_appending = True
+
+    async def append_meanwhile() -> int:
+        rounds = 0
+        while keep_appending:
+            rounds += 1
+            history = build_histories(8, seed=1_000 + rounds, start=datetime.now(UTC))
+            await append_histories(appender, history)
+            await asyncio.sleep(0)  # let the replay and the live projector run between appends
+        return rounds
+
+    appending = asyncio.create_task(append_meanwhile())
+    try:
+        result = await replay(migrated, progress=False, chunk=300)
+        keep_appending = False
+        rounds = await appending
+        total = await redis.xlen(keys.events)
+
+        async def caught_up() -> bool:
+            group = await group_info(redis, keys, "projection:orders")
+            return bool(group["lag"] == 0 and group["pending"] == 0)
+
+        await eventually(caught_up, within=60, what="live projection caught up")
+    finally:
+        stop.set()
+        await projecting
+    assert rounds > 1
+    assert result["events"] < total, "nothing was appended after the replay's last event"
+
+    async with await psycopg.AsyncConnection.connect(reference_url, autocommit=True) as conn:
+        await apply_batch(conn, OrdersProjection(), await read_log(redis, keys))
+    assert await tables_of(migrated.require_database_url()) == await tables_of(reference_url)
+
+
+async def test_a_replay_split_across_worker_processes_equals_live_projection(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(300, seed=25)
+    await append_histories(EventAppender(redis, keys), events)
+    await drain_projections(migrated)
+    url = migrated.require_database_url()
+    live = await tables_of(url)
+    result = await replay(migrated, progress=False, workers=2, chunk=400)
+    assert result["workers"] == 2
+    assert result["events"] == len(events)
+    assert await tables_of(url) == live

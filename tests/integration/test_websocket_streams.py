@@ -1,0 +1,313 @@
+"""The WebSocket streams as a client sees them: history then live, resume, errors, ping, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from eventlog.append import EventAppender
+from eventlog.keys import Keys
+from eventlog.reading import read_order
+from eventlog.settings import Settings
+from schema.events import OrderFailed, RoutingStarted
+from tests.integration.websocket_harness import (
+    LIFECYCLE_STATUSES,
+    RunningApi,
+    append_steps,
+    client,
+    closed_with,
+    lifecycle_payloads,
+    place,
+    receive,
+    receive_events,
+    running_api,
+)
+from tests.polling import eventually
+
+ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
+
+
+@pytest.fixture
+async def server(make_settings: Any, redis: aioredis.Redis) -> AsyncIterator[RunningApi]:
+    settings: Settings = make_settings(ws_close_after_terminal_ms=200, ws_unknown_order_grace_ms=0)
+    async with running_api(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def appender(redis: aioredis.Redis, keys: Keys) -> EventAppender:
+    return EventAppender(redis, keys)
+
+
+def statuses(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["status"] for m in messages]
+
+
+async def test_a_client_arriving_after_the_order_finished_gets_its_whole_history(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    await append_steps(appender, order_id, lifecycle_payloads())
+
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        code, reason, messages = await closed_with(ws)
+
+    assert messages[0]["type"] == "connected"
+    assert messages[0]["orderId"] == str(order_id)
+    events = messages[1:]
+    assert statuses(events) == LIFECYCLE_STATUSES
+    assert [m["sequence"] for m in events] == list(range(1, 9))
+    assert events[0]["event"] == "OrderPlaced"
+    assert events[0]["data"]["amountIn"] == "1.5"
+    assert events[-1]["data"]["txHash"] == "tx-1"
+    # The order is finished: the server says so shortly after the last event.
+    assert (code, reason) == (1000, "order finished")
+
+
+async def test_a_failed_attempt_that_will_be_retried_is_a_retry_message(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    await append_steps(appender, order_id, lifecycle_payloads()[:2])
+
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        await receive(ws)
+        *_, retry = await receive_events(ws, 3)
+
+    assert retry["type"] == "retry"
+    assert retry["status"] == "routing"
+    assert retry["attempt"] == 1
+    assert retry["errorCode"] == "QUOTE_EXPIRED"
+    assert retry["retryDelayMs"] == 250
+
+
+async def test_a_client_on_the_global_stream_before_the_post_sees_pending_then_every_step(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    async with client(f"{server.ws_url}/api/orders/stream/all") as ws:
+        assert (await receive(ws))["type"] == "connected"
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            response = await http.post("/api/orders/execute", json=ORDER)
+        assert response.status_code == 202
+        order_id = uuid.UUID(response.json()["orderId"])
+        [placed] = await receive_events(ws, 1)
+        assert placed["orderId"] == str(order_id)
+        assert placed["status"] == "pending"
+        assert placed["position"] == response.json()["position"]
+
+        await append_steps(appender, order_id, lifecycle_payloads())
+        rest = await receive_events(ws, 7)
+
+    assert statuses([placed, *rest]) == LIFECYCLE_STATUSES
+    assert [m["sequence"] for m in [placed, *rest]] == list(range(1, 9))
+
+
+async def test_an_order_stream_joins_history_and_live_events_without_gap_or_duplicate(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    """Clients connect at many moments while the order is being written to."""
+    order_id = await place(appender)
+    steps = 150
+
+    async def follow() -> list[int]:
+        async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+            await receive(ws)
+            sequences: list[int] = []
+            while not sequences or sequences[-1] < steps + 1:
+                sequences += [m["sequence"] for m in await receive_events(ws, 1)]
+            return sequences
+
+    followers: list[asyncio.Task[list[int]]] = []
+    for sequence in range(2, steps + 2):
+        if sequence % 8 == 0:
+            followers.append(asyncio.create_task(follow()))
+        await append_steps(appender, order_id, [RoutingStarted(attempt=1)], sequence - 1)
+    for received in await asyncio.gather(*followers):
+        assert received == list(range(1, steps + 2))
+
+
+async def test_global_resumes_join_the_live_stream_without_gap_or_duplicate(
+    server: RunningApi, appender: EventAppender, redis: aioredis.Redis, keys: Keys
+) -> None:
+    """Clients resume from the same position at many moments while the log is being written."""
+    order_id = await place(appender)
+    [placed] = await read_order(redis, keys, order_id)
+    steps = 150
+
+    async def follow() -> list[str]:
+        async with client(f"{server.ws_url}/api/orders/stream/all?after={placed.position}") as ws:
+            await receive(ws)
+            received: list[str] = []
+            while len(received) < steps:
+                received += [m["position"] for m in await receive_events(ws, 1)]
+            return received
+
+    followers: list[asyncio.Task[list[str]]] = []
+    positions: list[str] = []
+    for sequence in range(2, steps + 2):
+        if sequence % 8 == 0:
+            followers.append(asyncio.create_task(follow()))
+        step = [RoutingStarted(attempt=1)]
+        positions += await append_steps(appender, order_id, step, sequence - 1)
+    for received in await asyncio.gather(*followers):
+        assert received == positions
+
+
+async def test_resuming_an_order_stream_after_a_position_gives_exactly_the_later_events(
+    server: RunningApi, appender: EventAppender, redis: aioredis.Redis, keys: Keys
+) -> None:
+    order_id = await place(appender)
+    await append_steps(appender, order_id, lifecycle_payloads()[:3])
+    history = await read_order(redis, keys, order_id)
+
+    after = history[1].position
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream?after={after}") as ws:
+        assert (await receive(ws))["after"] == after
+        resumed = await receive_events(ws, 2)
+        await append_steps(appender, order_id, lifecycle_payloads()[3:4], after_sequence=4)
+        live = await receive_events(ws, 1)
+
+    assert [m["sequence"] for m in resumed + live] == [3, 4, 5]
+    assert resumed[0]["position"] == history[2].position
+
+
+async def test_resuming_the_global_stream_after_a_position_gives_exactly_the_later_events(
+    server: RunningApi, appender: EventAppender, redis: aioredis.Redis, keys: Keys
+) -> None:
+    first, second = await place(appender), await place(appender)
+    await append_steps(appender, first, lifecycle_payloads()[:2])
+    after = (await read_order(redis, keys, first))[0].position
+
+    async with client(f"{server.ws_url}/api/orders/stream/all?after={after}") as ws:
+        await receive(ws)
+        caught_up = await receive_events(ws, 3)
+        third = await place(appender)
+        live = await receive_events(ws, 1)
+
+    assert [(m["orderId"], m["sequence"]) for m in caught_up + live] == [
+        (str(second), 1),
+        (str(first), 2),
+        (str(first), 3),
+        (str(third), 1),
+    ]
+    positions = [m["position"] for m in caught_up + live]
+    assert positions == sorted(positions, key=lambda p: tuple(map(int, p.split("-"))))
+
+
+@pytest.mark.parametrize("after", ["yesterday", "12-ab", "-1", "1-2-3", ""])
+async def test_a_bad_resume_position_is_refused_with_a_clear_close(
+    server: RunningApi, after: str
+) -> None:
+    async with client(f"{server.ws_url}/api/orders/stream/all?after={after}") as ws:
+        code, reason, messages = await closed_with(ws)
+    assert code == 4400
+    assert reason is not None
+    assert "not a log position" in reason
+    assert [m["code"] for m in messages] == ["INVALID_POSITION"]
+
+
+async def test_an_unknown_order_id_is_closed_with_not_found(server: RunningApi) -> None:
+    unknown = uuid.uuid4()
+    async with client(f"{server.ws_url}/api/orders/{unknown}/stream") as ws:
+        code, reason, messages = await closed_with(ws)
+    assert code == 4404
+    assert reason == f"order {unknown} not found"
+    assert [m["code"] for m in messages] == ["ORDER_NOT_FOUND"]
+
+
+async def test_a_malformed_order_id_is_closed_as_invalid(server: RunningApi) -> None:
+    async with client(f"{server.ws_url}/api/orders/not-a-uuid/stream") as ws:
+        code, reason, messages = await closed_with(ws)
+    assert (code, reason) == (4400, "malformed order id")
+    assert [m["code"] for m in messages] == ["INVALID_ORDER_ID"]
+
+
+async def test_an_order_that_appears_just_after_the_client_connects_is_followed(
+    make_settings: Any, redis: aioredis.Redis, appender: EventAppender
+) -> None:
+    settings: Settings = make_settings(ws_unknown_order_grace_ms=5_000)
+    order_id = uuid.uuid4()
+    async with (
+        running_api(settings) as server,
+        client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws,
+    ):
+        await place(appender, order_id)
+        assert (await receive(ws))["type"] == "connected"
+        [placed] = await receive_events(ws, 1)
+        assert placed["status"] == "pending"
+
+
+async def test_ping_gets_pong_and_anything_else_an_error_without_closing(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        await receive_events(ws, 1)
+        await ws.send('{"type":"ping"}')
+        assert (await receive(ws))["type"] == "pong"
+        await ws.send("hello")
+        assert (await receive(ws))["code"] == "UNKNOWN_MESSAGE"
+        await ws.send('{"type":"ping"}')
+        assert (await receive(ws))["type"] == "pong"
+
+
+async def test_idle_sockets_get_heartbeats(make_settings: Any, redis: aioredis.Redis) -> None:
+    settings: Settings = make_settings(ws_heartbeat_seconds=0.05)
+    async with (
+        running_api(settings) as server,
+        client(f"{server.ws_url}/api/orders/stream/all") as ws,
+    ):
+        await receive(ws)
+        assert (await receive(ws, within=2))["type"] == "heartbeat"
+
+
+async def test_an_order_stream_closes_shortly_after_a_live_terminal_event(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        await receive_events(ws, 1)
+        failed = OrderFailed(attempts=0, error_code="NO_ROUTE", error_message="no route")
+        await append_steps(appender, order_id, [failed])
+        code, reason, messages = await closed_with(ws)
+    assert [m["status"] for m in messages if m["type"] == "status_update"] == ["failed"]
+    assert (code, reason) == (1000, "order finished")
+
+
+async def test_resuming_after_the_terminal_event_closes_instead_of_hanging(
+    server: RunningApi, appender: EventAppender, redis: aioredis.Redis, keys: Keys
+) -> None:
+    order_id = await place(appender)
+    await append_steps(appender, order_id, lifecycle_payloads())
+    last = (await read_order(redis, keys, order_id))[-1].position
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream?after={last}") as ws:
+        code, reason, messages = await closed_with(ws)
+    assert [m["type"] for m in messages] == ["connected"]
+    assert (code, reason) == (1000, "order finished")
+
+
+async def test_clients_that_leave_at_any_moment_leave_nothing_behind(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    await append_steps(appender, order_id, lifecycle_payloads()[:3])
+    # How many messages each stream has for a client before it leaves.
+    streams = {
+        f"{server.ws_url}/api/orders/{order_id}/stream": 5,
+        f"{server.ws_url}/api/orders/stream/all?after=0": 5,
+        f"{server.ws_url}/api/orders/stream/all": 1,
+    }
+
+    async def visit(url: str, messages: int) -> None:
+        async with client(url) as ws:
+            for _ in range(messages):
+                await receive(ws)
+
+    await asyncio.gather(*(visit(url, n) for url, most in streams.items() for n in range(most + 1)))
+    await eventually(lambda: server.relay.subscriber_count == 0, what="no subscribers left")
