@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
+from api.dashboard import dashboard_routes
 from api.health import health
 from api.metrics import api_metrics, prometheus_metrics
 from api.openapi import openapi
@@ -23,6 +24,7 @@ from api.responses import (
     unexpected_error_handler,
 )
 from api.streams import stream_routes
+from api.venue_prices import venue_prices
 from commands.order_intake import OrderIntake
 from eventlog.append import EventAppender
 from eventlog.connections import postgres_pool, redis_client
@@ -42,6 +44,8 @@ def build_routes() -> list[BaseRoute]:
         Route("/api/orders/{order_id}/events", get_order_events),
         Route("/api/metrics", api_metrics),
         Route("/metrics", prometheus_metrics),
+        Route("/api/venues/prices", venue_prices),
+        *dashboard_routes(),
     ]
 
 

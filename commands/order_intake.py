@@ -16,6 +16,7 @@ from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, 
 from commands.intake_limit import IntakeLimit
 from commands.place_order import decide_place_order, parse_place_order
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
+from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
@@ -58,7 +59,8 @@ class OrderIntake:
         self, redis: aioredis.Redis, appender: EventAppender, keys: Keys, settings: Settings
     ) -> None:
         self._redis = redis
-        self._appender = appender
+        # Placements arriving together share one script call (each keeps its own checks).
+        self._appender = GroupCommitAppender(appender)
         self._keys = keys
         self._settings = settings
         self.limit = IntakeLimit(
@@ -86,7 +88,7 @@ class OrderIntake:
             claim = Claim(
                 self._keys.idempotency(client_id, idempotency_key), record.encode(), KEY_TTL_SECONDS
             )
-        result = await self._appender.append([event], expected_sequence=0, claim=claim)
+        result = await self._appender.append_claimed([event], expected_sequence=0, claim=claim)
         if isinstance(result, ClaimTaken):
             assert idempotency_key is not None
             earlier = IdempotencyRecord.decode(result.value)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from schema.events import Event, Payload, event_from_dict
+from schema.events import EVENT_MODELS, Event, Payload, event_from_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,18 @@ def decode(position: bytes | str, fields: dict[bytes, bytes]) -> Recorded:
     data = fields.get(b"data")
     if data is None:
         raise UndecodableEntryError(pos, "no data field")
+    # Fast path: the entry's `type` field picks the model, which validates the JSON bytes directly.
+    entry_type = fields.get(b"type", b"").decode(errors="replace")
+    model = EVENT_MODELS.get(entry_type)
+    if model is not None:
+        try:
+            event = model.model_validate_json(data)
+        except ValueError:
+            pass  # the slow path below says what is wrong
+        else:
+            if event.type == entry_type:
+                return Recorded(pos, event)
     try:
-        event = event_from_dict(orjson.loads(data))
+        return Recorded(pos, event_from_dict(orjson.loads(data)))
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise UndecodableEntryError(pos, str(exc)) from exc
-    return Recorded(pos, event)

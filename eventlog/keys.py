@@ -59,6 +59,11 @@ class Keys:
     def venue_state(self) -> str:
         return f"{self.prefix}:venue-state"
 
+    @property
+    def venue_prices(self) -> str:
+        """A JSON snapshot of every pool's spot price, rewritten by processors as prices drift."""
+        return f"{self.prefix}:venue-prices"
+
     def submission(self, order_id: uuid.UUID | str) -> str:
         """The first submission result of an order: makes submission idempotent."""
         return f"{self.prefix}:submission:{order_id}"

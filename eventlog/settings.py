@@ -57,6 +57,8 @@ class Settings(BaseModel):
     consumer_block_ms: int = Field(default=1_000, ge=1)
     consumer_claim_idle_ms: int = Field(default=30_000, ge=1)
     consumer_max_deliveries: int = Field(default=5, ge=1)
+    # Projectors commit one transaction per batch: larger batches amortise the commit.
+    projection_batch_size: int = Field(default=2_000, ge=1, le=50_000)
     health_ttl_seconds: int = Field(default=15, ge=1)
 
     # WebSocket streams (api/streams.py).

@@ -192,6 +192,16 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def bench_execution_suite(settings: Settings) -> dict[str, float]:
+    """The `oee bench execution` suite: 5,000 orders through one processor, then two."""
+    figures: dict[str, float] = {}
+    for count in (1, 2):
+        result = asyncio.run(bench_execution(settings, 5_000, count))
+        for name in ("orders_per_second", "latency_p50_ms", "latency_p99_ms", "peak_rss_mb_max"):
+            figures[f"{name}_{count}_processor{'s' if count > 1 else ''}"] = result[name]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m processors.bench", description=__doc__)
     parser.add_argument("--orders", type=int, default=5_000)

@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 from eventlog.append import ConcurrencyError, EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import INFRASTRUCTURE_ERRORS, Consumer, ConsumerConfig
+from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
-from processors.appending import GroupCommitAppender
 from processors.errors import ErrorCode
 from processors.execution_context import ExecutionContext, ExecutionStats
 from processors.market import Market
@@ -32,6 +32,7 @@ from processors.pools import to_amount
 from processors.rate_limit import ExecutionRateLimiter
 from processors.routes import plan_from_quote
 from processors.routing import Router
+from processors.venue_prices import publish_venue_prices
 from processors.venues import Venues, fill_from_result
 from schema.events import (
     Event,
@@ -229,9 +230,11 @@ class ExecutionProcessor:
             return
 
     async def _market_tick(self) -> None:
-        """Drift the prices; re-create the market if Redis lost it (a flush, say)."""
+        """Drift the prices (re-creating the market if Redis lost it, a flush say), then publish
+        them for the dashboard."""
         await self.market.seed()
         await self.market.drift()
+        await publish_venue_prices(self.market, self._redis, self.keys, self.settings)
 
     async def _keep_leases(self) -> None:
         """Reset the idle time of entries in hand for a while, so XAUTOCLAIM leaves them be."""

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from processors.appending import GroupCommitAppender
 from processors.rate_limit import ExecutionRateLimiter
 from processors.routing import Router
 from processors.venues import Venues

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from eventlog.batching import TurnBatcher
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from processors.batching import TurnBatcher
 from processors.initial_market import POOL_PAIRS, initial_pools
 from processors.market_scripts import DRIFT_LUA, SEED_LUA, SWAP_LUA, VOID_LUA
 from processors.pools import Pool

@@ -2,6 +2,7 @@
 events/s, on a seeded log of realistic order histories. Each run uses its own key prefix and schema.
 
     REDIS_URL=... DATABASE_URL=... python -m projections.bench [events] [--processes 1,2]
+        [--batch 2000]
 """
 
 from __future__ import annotations
@@ -83,14 +84,16 @@ async def write_log(settings: Settings, events: int, seed: int = 1) -> int:
     return len(history)
 
 
-async def project_with_processes(settings: Settings, processes: int) -> dict[str, Any]:
+async def project_with_processes(
+    settings: Settings, processes: int, batch_size: int
+) -> dict[str, Any]:
     """Drain the whole log with `processes` projector processes in one group; events/s overall."""
     env = {
         "PYTHONPATH": REPO_ROOT,
         "REDIS_URL": settings.require_redis_url(),
         "DATABASE_URL": settings.require_database_url(),
         "OEE_KEY_PREFIX": settings.key_prefix,
-        "OEE_CONSUMER_BATCH_SIZE": str(settings.consumer_batch_size),
+        "OEE_CONSUMER_BATCH_SIZE": str(batch_size),
     }
     children = [
         await asyncio.create_subprocess_exec(
@@ -112,6 +115,7 @@ async def project_with_processes(settings: Settings, processes: int) -> dict[str
     seconds = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
     return {
         "processes": processes,
+        "batchSize": batch_size,
         "events": handled,
         "seconds": round(seconds, 3),
         "eventsPerSecond": round(handled / seconds),
@@ -119,12 +123,14 @@ async def project_with_processes(settings: Settings, processes: int) -> dict[str
     }
 
 
-async def bench(base: Settings, events: int, processes: list[int]) -> dict[str, Any]:
+async def bench(
+    base: Settings, events: int, processes: list[int], batch_size: int = 2_000
+) -> dict[str, Any]:
     results: dict[str, Any] = {"events": events, "projection": [], "replay": None}
     for count in processes:
         async with bench_settings(base) as settings:
             written = await write_log(settings, events)
-            figures = await project_with_processes(settings, count)
+            figures = await project_with_processes(settings, count, batch_size)
             assert figures["events"] == written, figures
             results["projection"].append(figures)
             if count == processes[0]:
@@ -153,12 +159,17 @@ async def bench_replay(settings: Settings) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     processes = [1, 2]
+    batch_size = 2_000
     if "--processes" in args:
         at = args.index("--processes")
         processes = [int(p) for p in args[at + 1].split(",")]
         del args[at : at + 2]
+    if "--batch" in args:
+        at = args.index("--batch")
+        batch_size = int(args[at + 1])
+        del args[at : at + 2]
     events = int(args[0]) if args else 100_000
-    results = asyncio.run(bench(Settings.from_env(), events, processes))
+    results = asyncio.run(bench(Settings.from_env(), events, processes, batch_size))
     print(json.dumps(results, indent=2))
     print(f"{'what':<28}{'events':>10}{'seconds':>10}{'events/s':>12}")
     for figures in results["projection"]:

@@ -12,9 +12,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from eventlog.codec import Recorded
+from eventlog.codec import Recorded, decode
 from eventlog.keys import Keys
-from projections.order_rows import decode_entry
 
 
 def partition_of(order_id: bytes, parts: int) -> int:
@@ -51,9 +50,9 @@ class LogReader:
             return [], after, 0
         last = entries[-1][0].decode()
         if self._parts == 1:
-            return [decode_entry(p, f) for p, f in entries], last, len(entries)
+            return [decode(p, f) for p, f in entries], last, len(entries)
         mine = [
-            decode_entry(p, f)
+            decode(p, f)
             for p, f in entries
             if partition_of(f.get(b"order_id", b""), self._parts) == self._part
         ]

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from eventlog.codec import Recorded, decode
-from schema.events import PAYLOAD_TYPES, Event, Payload, Quote, event_from_dict
+from eventlog.codec import Recorded
+from schema.events import Event, Payload, Quote, event_from_dict
 from schema.order_state import OrderState
 from schema.statuses import STATUS_AFTER_EVENT, OrderStatus
 
@@ -147,29 +147,6 @@ def recorded_from_event_row(row: Mapping[str, Any]) -> Recorded:
         }
     )
     return Recorded(row["position"], event)
-
-
-_EVENT_MODELS: dict[str, type[Event[Any]]] = {
-    name: Event[payload]  # type: ignore[valid-type]
-    for name, payload in PAYLOAD_TYPES.items()
-}
-
-
-def decode_entry(position: bytes | str, fields: dict[bytes, bytes]) -> Recorded:
-    """The same as `eventlog.codec.decode`, faster for bulk reads: the envelope's model is looked
-    up once per type and validated straight from the JSON bytes. Falls back to `decode` for
-    anything unusual, so it accepts and refuses exactly what the codec does."""
-    model = _EVENT_MODELS.get(fields.get(b"type", b"").decode())
-    data = fields.get(b"data")
-    if model is None or data is None:
-        return decode(position, fields)
-    try:
-        event = model.model_validate_json(data)
-    except ValueError:
-        return decode(position, fields)  # raises the codec's own error
-    if event.type != fields[b"type"].decode():
-        return decode(position, fields)
-    return Recorded(position.decode() if isinstance(position, bytes) else position, event)
 
 
 def json_default(value: Any) -> Any:

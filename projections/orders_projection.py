@@ -1,9 +1,9 @@
 """The `orders` projection: current order state, per-order event history and metrics counters.
 
-Exactly once: a batch writes its tracking rows, history rows, order rows and counter deltas in one
-transaction, and an order's row only moves to the next sequence. Per-order locks (taken in a fixed
-order) serialise projectors that hold events of the same order; an event that arrives ahead of a
-gap waits in the history table and is folded in by whichever batch fills the gap.
+Exactly once: a batch writes its history rows (this projection's tracking rows, keyed by order and
+sequence), order rows and counter deltas in one transaction; an order's row only moves forward.
+Per-order locks (taken in a fixed order) serialise projectors that hold events of the same order;
+an event that arrives ahead of a gap waits in the history and is folded in when the gap is filled.
 """
 
 from __future__ import annotations
@@ -44,9 +44,17 @@ def _json(rows: list[dict[str, Any]]) -> str:
     return orjson.dumps(rows, default=json_default).decode()
 
 
-_LOCK_ORDERS = """
+# Orders are locked through LOCK_STRIPES stripes (an order's stripe is a hash of its id): a batch of
+# thousands of orders takes at most that many locks, well inside PostgreSQL's shared lock table
+# (max_locks_per_transaction times connections); a lock per order exhausted it. Two batches whose
+# orders share a stripe simply run one after the other.
+LOCK_STRIPES = 128
+
+_LOCK_ORDERS = f"""
 SELECT pg_advisory_xact_lock(k) FROM (
-    SELECT DISTINCT hashtextextended(current_schema() || ':order:' || o::text, 0) AS k
+    SELECT DISTINCT hashtextextended(
+        current_schema() || ':order-stripe:'
+        || (abs(hashtextextended(o::text, 0)) %% {LOCK_STRIPES})::text, 0) AS k
     FROM unnest(%s::uuid[]) AS o ORDER BY 1
 ) AS sorted_keys
 """

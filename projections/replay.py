@@ -29,6 +29,7 @@ from projections.log_reader import LogReader
 from projections.progress import ProgressBar
 from projections.projection import Projection, apply_batch, lock_projection
 from projections.registry import group_name, select_projections
+from projections.replay_worker import replay_partition
 from projections.shadow_tables import (
     ShadowSchemas,
     create_shadow_tables,
@@ -160,7 +161,8 @@ async def _replay_in_parallel(
     chunk: int,
     bar: ProgressBar,
 ) -> int:
-    """Run `workers` worker processes over the log up to `end`; returns the entries read."""
+    """Apply the log up to `end` in `workers` partitions: one here, the others in worker
+    processes; returns the entries read."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])),
@@ -184,7 +186,7 @@ async def _replay_in_parallel(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        for part in range(workers)
+        for part in range(1, workers)
     ]
 
     async def follow(part: int, child: asyncio.subprocess.Process) -> int:
@@ -204,8 +206,20 @@ async def _replay_in_parallel(
             raise ReplayWorkerError(part, code, errors.decode(errors="replace"))
         return read
 
+    here = replay_partition(  # this process takes partition 0 itself
+        settings,
+        schema,
+        names,
+        part=0,
+        parts=workers,
+        end=end,
+        chunk=chunk,
+        report=bar.advance,
+    )
     try:
-        counts = await asyncio.gather(*(follow(i, c) for i, c in enumerate(children)))
+        counts = await asyncio.gather(
+            here, *(follow(i, c) for i, c in enumerate(children, start=1))
+        )
     finally:
         for child in children:
             if child.returncode is None:

@@ -70,11 +70,15 @@ class Projector:
             self._conn = None
 
 
-def projector_config(settings: Settings, projection: Projection, name: str) -> ConsumerConfig:
+def projector_config(
+    settings: Settings, projection: Projection, name: str, *, batch_size: int | None = None
+) -> ConsumerConfig:
+    """A projector's consumer settings. Bigger batches project faster (fewer round trips and
+    commits, more events of one order folded into one row write): 2,000 is a good size."""
     return ConsumerConfig(
         group=group_name(projection),
         name=name,
-        batch_size=settings.consumer_batch_size,
+        batch_size=batch_size or settings.projection_batch_size,
         block_ms=settings.consumer_block_ms,
         claim_idle_ms=settings.consumer_claim_idle_ms,
         max_deliveries=settings.consumer_max_deliveries,
@@ -90,6 +94,7 @@ async def open_consumers(
     *,
     name: str,
     projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
 ) -> AsyncIterator[list[Consumer]]:
     """A consumer per projection, named `name` in each group; their connections close on exit."""
     keys = Keys(settings.key_prefix)
@@ -97,7 +102,12 @@ async def open_consumers(
     projectors = [Projector(p, database_url) for p in select_projections(projections)]
     try:
         yield [
-            Consumer(redis, keys, projector_config(settings, p.projection, name), p.handle)
+            Consumer(
+                redis,
+                keys,
+                projector_config(settings, p.projection, name, batch_size=batch_size),
+                p.handle,
+            )
             for p in projectors
         ]
     finally:
@@ -111,14 +121,16 @@ async def run_projectors(
     *,
     name: str | None = None,
     projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
 ) -> None:
     """Project until `stop` is set. `name` is this process's consumer name in every group
-    (default host-pid); `projections` selects projections by name (default all)."""
+    (default host-pid); `projections` selects projections by name (default all); `batch_size`
+    defaults to the settings' `projection_batch_size`."""
     consumer_name = name or default_consumer_name()
     redis = redis_client(settings)
     try:
         async with open_consumers(
-            settings, redis, name=consumer_name, projections=projections
+            settings, redis, name=consumer_name, projections=projections, batch_size=batch_size
         ) as consumers:
             logger.info(
                 "projecting %s as consumer %s",
@@ -133,12 +145,18 @@ async def run_projectors(
 
 
 async def drain_projections(
-    settings: Settings, *, name: str = "drain", projections: Sequence[str] | None = None
+    settings: Settings,
+    *,
+    name: str = "drain",
+    projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
 ) -> int:
     """Project everything in the log now, then return how many entries were handled."""
     redis = redis_client(settings)
     try:
-        async with open_consumers(settings, redis, name=name, projections=projections) as consumers:
+        async with open_consumers(
+            settings, redis, name=name, projections=projections, batch_size=batch_size
+        ) as consumers:
             return sum([await consumer.drain() for consumer in consumers])
     finally:
         await redis.aclose()

@@ -174,10 +174,17 @@ def new_event(
     )
 
 
+# The envelope model of each event type, built once: parametrising a generic model is not free.
+EVENT_MODELS: dict[str, type[Event[Any]]] = {
+    name: Event[payload]  # type: ignore[valid-type]
+    for name, payload in PAYLOAD_TYPES.items()
+}
+
+
 def event_from_dict(data: dict[str, Any]) -> Event[Payload]:
     """Validate a decoded envelope, choosing the payload model by its `type`."""
     event_type = data.get("type")
     payload_type = PAYLOAD_TYPES.get(event_type) if isinstance(event_type, str) else None
     if payload_type is None:
         raise UnknownEventTypeError(str(event_type))
-    return Event[payload_type].model_validate(data)  # type: ignore[valid-type]
+    return EVENT_MODELS[event_type].model_validate(data)  # type: ignore[index]

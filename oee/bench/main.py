@@ -20,7 +20,10 @@ from eventlog.settings import Settings
 # suite name → "module:function"; each function takes Settings and returns a dict of figures.
 SUITES: dict[str, str] = {
     "eventlog": "oee.bench.eventlog_bench:bench_eventlog",
+    "api": "oee.bench.api_bench:bench_api",
     "startup": "oee.bench.startup:bench_startup_suite",
+    "execution": "processors.bench:bench_execution_suite",
+    "websocket": "api.stream_bench:run_websocket_bench",
 }
 
 

@@ -1,14 +1,15 @@
-"""Group commit of the events of many orders in flight: one script call per batch, while every
-order's append keeps its own expected-sequence check (ConcurrencyError) and result."""
+"""Group commit: appends requested in the same event-loop turn (orders in flight in a processor,
+requests in an API process) go to Redis in one script call, while every append keeps its own
+expected-sequence check (ConcurrencyError), claim and result."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from eventlog.append import AppendRequest, AppendResult, EventAppender
+from eventlog.append import AppendRequest, AppendResult, Claim, ClaimTaken, EventAppender
+from eventlog.batching import TurnBatcher
 from eventlog.consumer import INFRASTRUCTURE_ERRORS
-from processors.batching import TurnBatcher
 from schema.events import Event
 
 
@@ -23,8 +24,17 @@ class GroupCommitAppender:
         """Append one order's events after `expected_sequence`; returns their positions.
 
         Raises ConcurrencyError when the order is not at `expected_sequence`."""
-        result = await self._batcher.submit(AppendRequest(events, expected_sequence))
-        assert isinstance(result, list)  # errors were raised; no claim was asked for
+        result = await self.append_claimed(events, expected_sequence=expected_sequence)
+        assert isinstance(result, list)  # no claim was asked for
+        return result
+
+    async def append_claimed(
+        self, events: Sequence[Event[Any]], *, expected_sequence: int, claim: Claim | None = None
+    ) -> list[str] | ClaimTaken:
+        """As `append`, conditional on `claim` (see eventlog.append.Claim)."""
+        result = await self._batcher.submit(AppendRequest(events, expected_sequence, claim))
+        if isinstance(result, Exception):
+            raise result
         return result
 
     async def _append_batch(

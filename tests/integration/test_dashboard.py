@@ -1,0 +1,49 @@
+"""`GET /` serves the dashboard page and its assets from the package, with nothing from outside."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from api.dashboard import STATIC_DIR
+
+
+async def test_the_page_and_its_assets_are_served(api: httpx.AsyncClient) -> None:
+    page = await api.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert sorted(assets) == ["/static/dashboard.css", "/static/dashboard.js"]
+    for asset, kind in zip(sorted(assets), ("text/css", "javascript"), strict=True):
+        response = await api.get(asset)
+        assert response.status_code == 200
+        assert kind in response.headers["content-type"]
+
+
+async def test_nothing_is_loaded_from_another_origin() -> None:
+    for path in STATIC_DIR.iterdir():
+        text = path.read_text()
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import", text), path.name
+
+
+async def test_every_form_field_has_a_label_and_an_error_slot(api: httpx.AsyncClient) -> None:
+    page = (await api.get("/")).text
+    for field in (
+        "orderType",
+        "tokenIn",
+        "tokenOut",
+        "amountIn",
+        "slippage",
+        "limitPrice",
+        "expiresInSeconds",
+    ):
+        assert f'<label for="{field}">' in page
+        assert f'id="{field}-error"' in page
+        assert re.search(rf'id="{field}"[^>]*aria-describedby="[^"]*{field}-error', page), field
+
+
+async def test_an_unknown_asset_is_a_404_in_the_api_envelope(api: httpx.AsyncClient) -> None:
+    response = await api.get("/static/nothing-here.js")
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
