@@ -52,7 +52,10 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Order Execution Engine",
             "version": "0.1.0",
-            "description": "Places swap orders, routes them to the best venue, reports every step.",
+            "description": (
+                "Places swap orders, routes them to the best venue, reports every step. Live "
+                "updates: WebSocket /api/orders/{id}/stream and /api/orders/stream/all (README)."
+            ),
         },
         "paths": {
             "/api/orders/execute": {
@@ -116,6 +119,12 @@ def document() -> dict[str, Any]:
             },
             "/api/metrics": {
                 "get": {"summary": "Queue and order figures", "responses": {"200": _ok("figures")}}
+            },
+            "/api/venues/prices": {
+                "get": {
+                    "summary": "Current spot price of every pool, per pair and venue",
+                    "responses": {"200": _ok("the price board (empty when no processor runs)")},
+                }
             },
             "/metrics": {
                 "get": {

@@ -408,7 +408,7 @@ def _service_account() -> pwd.struct_passwd:
 
 
 def _check_reachable(path: Path, account: pwd.struct_passwd) -> None:
-    """Refuse a path the service user cannot reach rather than open folders (docs/embedded.md)."""
+    """Refuse a path the service user cannot reach rather than open folders up (README)."""
     for folder in (path, *path.parents):
         info = folder.stat()
         if (

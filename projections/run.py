@@ -2,7 +2,8 @@
 
 Each batch is applied in one PostgreSQL transaction and acked only after it committed (the
 consumer acks when the handler returns); a batch redelivered after a crash changes nothing.
-Any number of processes may run projectors against one log (see docs/read-models.md).
+Any number of processes may run projectors against one log (README: "Ordering with two
+projectors").
 """
 
 from __future__ import annotations

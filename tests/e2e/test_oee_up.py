@@ -37,7 +37,7 @@ class NotHealthyYetError(AssertionError):
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Under /tmp and not created yet: pytest's tmp_path lies in a 0700 folder, which PostgreSQL's
-    # unprivileged user cannot enter when the tests run as root (see docs/embedded.md).
+    # unprivileged user cannot enter when the tests run as root (README: "Running as root").
     path = Path("/tmp") / f"oee-e2e-{uuid.uuid4().hex[:12]}"
     yield path
     shutil.rmtree(path, ignore_errors=True)

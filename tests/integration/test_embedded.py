@@ -32,7 +32,7 @@ MACHINE_PORTS = {5432, 6379}
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Under /tmp and not created yet: pytest's tmp_path lies in a 0700 folder, which PostgreSQL's
-    # unprivileged user cannot enter when the tests run as root (see docs/embedded.md).
+    # unprivileged user cannot enter when the tests run as root (README: "Running as root").
     path = Path("/tmp") / f"oee-test-{uuid.uuid4().hex[:12]}"
     yield path
     for folder, executable in ((path / "valkey", "valkey-server"), (path / "postgres", "postgres")):
