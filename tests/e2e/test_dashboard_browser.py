@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
 
 from schema.migrate import migrate
+from tests.running_engine import running_engine
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,66 +41,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # deliberate: polling a server that is starting, with a deadline
-    raise RuntimeError(f"{base_url} was not healthy within {within} s")
-
-
 @pytest.fixture
 def engine_url(server_urls: tuple[str, str], database_url: str) -> Iterator[str]:
     """The base URL of a running engine: API, processor and projector, all real."""
     migrate(database_url)
-    prefix = f"dash{uuid.uuid4().hex[:10]}"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": server_urls[0],
-        "DATABASE_URL": database_url,
-        "PORT": str(port),
-        "OEE_KEY_PREFIX": prefix,
-        "OEE_VENUE_QUOTE_LATENCY_MS": "0",
-        "OEE_VENUE_SWAP_LATENCY_MIN_MS": "0",
-        "OEE_VENUE_SWAP_LATENCY_MAX_MS": "50",
-        "OEE_VENUE_FAILURE_RATE": "0",
-        "OEE_CONSUMER_BLOCK_MS": "50",
-        "MAX_ORDERS_PER_MINUTE": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    parts = [
-        subprocess.Popen([sys.executable, "-m", "oee", part], env=env)
-        for part in ("api", "process", "project")
-    ]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, parts[0])
+    with running_engine(
+        server_urls[0],
+        database_url,
+        key_prefix=f"dash{uuid.uuid4().hex[:10]}",
+        env={"OEE_VENUE_SWAP_LATENCY_MAX_MS": "50"},
+    ) as url:
         yield url
-    finally:
-        for process in parts:
-            process.terminate()
-        for process in parts:
-            process.wait(timeout=30)
-        client = redis.Redis.from_url(server_urls[0])
-        try:
-            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-                client.unlink(key)
-        finally:
-            client.close()
 
 
 @pytest.fixture
