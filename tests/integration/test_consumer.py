@@ -69,7 +69,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
         if kill_at == "before":
             kills += 1
             asyncio.current_task().cancel()  # type: ignore[union-attr]
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
         async with db.transaction():
             cursor = await db.execute(
                 "INSERT INTO handled SELECT unnest(%s::uuid[]) ON CONFLICT DO NOTHING",
@@ -81,7 +81,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
         if kill_at == "after":  # committed, but never acked: the entries come back
             kills += 1
             asyncio.current_task().cancel()  # type: ignore[union-attr]
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
 
     stop = asyncio.Event()
     names = ["c1", "c2", "c3"]

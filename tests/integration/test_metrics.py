@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -43,13 +42,9 @@ STATUSES = (
 
 
 @pytest.fixture
-async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(migrated)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        yield http
+def client(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The shared in-process API client (tests/conftest.py)."""
+    return api
 
 
 def waiting_for_retry(order_id: uuid.UUID) -> list[Event[Any]]:

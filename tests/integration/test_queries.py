@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,6 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from api.app import create_app
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
@@ -21,13 +19,9 @@ from schema.events import Event
 
 
 @pytest.fixture
-async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(migrated)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        yield http
+def client(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The shared in-process API client (tests/conftest.py)."""
+    return api
 
 
 async def place(client: httpx.AsyncClient, **fields: Any) -> str:
