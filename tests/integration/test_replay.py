@@ -144,9 +144,7 @@ async def test_events_appended_during_a_replay_are_neither_lost_nor_applied_twic
             rounds += 1
             history = build_histories(8, seed=1_000 + rounds, start=datetime.now(UTC))
             await append_histories(appender, history)
-            await asyncio.sleep(
-                0
-            )  # deliberate: lets the replay and the live projector run between appends
+            await asyncio.sleep(0)  # deliberate: the replay and live projector run in between
         return rounds
 
     appending = asyncio.create_task(append_meanwhile())
