@@ -23,7 +23,6 @@ from eventlog.append import EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.keys import Keys
-from eventlog.reading import read_after
 from eventlog.settings import Settings
 from projections.order_counters import ORDERS_IN_STATUS, ORDERS_PLACED, RETRIES
 from projections.orders_projection import OrdersProjection
@@ -34,19 +33,11 @@ from projections.snapshot import snapshot
 from schema.events import RoutingStarted
 from schema.migrate import migrate
 from schema.order_state import OrderState, fold
+from tests.log_reading import read_log
 from tests.polling import eventually
 
 TABLES = OrdersProjection.tables
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-async def read_log(redis: aioredis.Redis, keys: Keys) -> list[Recorded]:
-    found: list[Recorded] = []
-    after = "0"
-    while batch := await read_after(redis, keys, after, count=5_000):
-        found += batch
-        after = batch[-1].position
-    return found
 
 
 @pytest.fixture

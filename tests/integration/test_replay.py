@@ -16,9 +16,7 @@ from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
 from eventlog.append import EventAppender
-from eventlog.codec import Recorded
 from eventlog.keys import EXECUTION_GROUP, Keys
-from eventlog.reading import read_after
 from eventlog.settings import Settings
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
@@ -27,6 +25,7 @@ from projections.run import drain_projections, run_projectors
 from projections.sample_histories import append_histories, build_histories
 from projections.snapshot import snapshot
 from schema.migrate import migrate
+from tests.log_reading import read_log
 from tests.polling import eventually
 
 TABLES = OrdersProjection.tables
@@ -35,15 +34,6 @@ TABLES = OrdersProjection.tables
 async def tables_of(url: str) -> dict[str, list[Any]]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         return await snapshot(conn, TABLES)
-
-
-async def read_log(redis: aioredis.Redis, keys: Keys) -> list[Recorded]:
-    found: list[Recorded] = []
-    after = "0"
-    while batch := await read_after(redis, keys, after, count=5_000):
-        found += batch
-        after = batch[-1].position
-    return found
 
 
 async def group_info(redis: aioredis.Redis, keys: Keys, group: str) -> dict[str, Any]:
