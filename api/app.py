@@ -13,6 +13,7 @@ from api.dashboard import dashboard_routes
 from api.health import health
 from api.metrics import api_metrics, prometheus_metrics
 from api.openapi import openapi
+from api.order_lookup import OrderLookup
 from api.orders_commands import cancel_order, place_order
 from api.orders_queries import get_order, get_order_events, list_orders
 from api.relay import LogRelay
@@ -58,7 +59,9 @@ def create_app(settings: Settings) -> Starlette:
         keys = Keys(settings.key_prefix)
         appender = EventAppender(redis, keys)
         intake = OrderIntake(redis, appender, keys, settings)
-        app.state.resources = Resources(settings, keys, redis, pool, appender, intake)
+        app.state.resources = Resources(
+            settings, keys, redis, pool, appender, intake, OrderLookup(pool)
+        )
         app.state.relay = relay = LogRelay(redis, keys, settings)
         await relay.start()
         try:

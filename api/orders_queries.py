@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.order_lookup import ORDER_COLUMNS, fetch_rows
 from api.order_views import render_event_row, render_order_row, render_recorded, render_state
 from api.orders_commands import parse_order_id
-from api.resources import Resources, resources
+from api.resources import resources
 from api.responses import ApiError, JSONResponse
 from eventlog.reading import order_sequence, read_order
 from schema.statuses import OrderStatus
@@ -28,13 +28,6 @@ from schema.tokens import TOKENS
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 
-_ORDER_COLUMNS = (
-    "id, order_type, status, token_in, token_out, amount_in, slippage, limit_price, expires_at,"
-    " quotes::text AS quotes, route::text AS route, selected_dex, expected_out, amount_out,"
-    " min_amount_out, executed_price, price_impact, fee, tx_hash, attempts, error_code,"
-    " error_message, created_at, updated_at, confirmed_at, sequence, last_position"
-)
-_ONE_ORDER = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s"
 _ORDER_EVENTS = (
     "SELECT position, sequence, type, status, occurred_at, payload, event_id"
     " FROM order_events WHERE order_id = %s ORDER BY sequence"
@@ -47,25 +40,12 @@ def _not_found(order_id: object) -> ApiError:
     return ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found")
 
 
-async def _fetch(res: Resources, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    async with res.pool.connection() as conn:
-        # One statement needs no transaction: autocommit saves the BEGIN and COMMIT round trips.
-        # Only client-side state; it is put back before the connection returns to the pool.
-        await conn.set_autocommit(True)
-        try:
-            async with conn.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(query, params)
-                return await cursor.fetchall()
-        finally:
-            await conn.set_autocommit(False)
-
-
 async def get_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    rows = await _fetch(res, _ONE_ORDER, (order_id,))
-    if rows:
-        return JSONResponse({"success": True, "order": render_order_row(rows[0])})
+    row = await res.orders.get(order_id)
+    if row is not None:
+        return JSONResponse({"success": True, "order": render_order_row(row)})
     state = await res.intake.current_state(order_id)
     if state is None:
         raise _not_found(order_id)
@@ -77,7 +57,7 @@ async def get_order_events(request: Request) -> Response:
     table has fewer of them than the log (not projected yet)."""
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    rows = await _fetch(res, _ORDER_EVENTS, (order_id,))
+    rows = await fetch_rows(res.pool, _ORDER_EVENTS, (order_id,))
     logged = await order_sequence(res.redis, res.keys, order_id)
     if rows and len(rows) >= logged:
         events = [render_event_row(row) for row in rows]
@@ -147,9 +127,9 @@ async def list_orders(request: Request) -> Response:
         conditions.append("(created_at, id) < (%s, %s)")
         params += decode_cursor(cursor)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = await _fetch(
-        res,
-        f"SELECT {_ORDER_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT %s",
+    rows = await fetch_rows(
+        res.pool,
+        f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT %s",
         (*params, limit + 1),
     )
     page = rows[:limit]

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
+from api.order_lookup import OrderLookup
 from commands.order_intake import OrderIntake
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
@@ -22,6 +23,7 @@ class Resources:
     pool: AsyncConnectionPool
     appender: EventAppender
     intake: OrderIntake
+    orders: OrderLookup
 
 
 def resources(connection: HTTPConnection) -> Resources:

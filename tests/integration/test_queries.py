@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -154,3 +155,19 @@ async def test_filters_select_matching_orders_and_bad_values_are_400(
         response = await client.get("/api/orders", params=params)
         assert response.status_code == 400, (params, response.text)
         assert response.json()["code"] in ("INVALID_QUERY", "INVALID_CURSOR")
+
+
+async def test_concurrent_reads_of_many_orders_each_get_their_own_order(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    """GETs that arrive together share one query; every caller still gets exactly its order,
+    repeated ids included, and an unknown id among them is still a 404."""
+    events = build_histories(60, seed=12)
+    await append(redis, keys, events)
+    await drain_projections(migrated)
+    ids = sorted({str(e.order_id) for e in events})
+    asked = [*ids, *ids[:10], str(uuid.UUID(int=9))]
+    answers = await asyncio.gather(*(client.get(f"/api/orders/{i}") for i in asked))
+    assert [a.status_code for a in answers] == [200] * (len(asked) - 1) + [404]
+    assert [a.json()["order"]["id"] for a in answers[:-1]] == asked[:-1]
+    assert all(a.json()["order"]["position"] is not None for a in answers[:-1])
