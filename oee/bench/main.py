@@ -21,6 +21,7 @@ from eventlog.settings import Settings
 SUITES: dict[str, str] = {
     "eventlog": "oee.bench.eventlog_bench:bench_eventlog",
     "api": "oee.bench.api_bench:bench_api",
+    "query": "oee.bench.query_bench:bench_query",
     "startup": "oee.bench.startup:bench_startup_suite",
     "execution": "processors.bench:bench_execution_suite",
     "websocket": "api.stream_bench:run_websocket_bench",

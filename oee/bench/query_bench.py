@@ -1,0 +1,64 @@
+"""Query benchmark: `GET /api/orders/{id}` against one `oee api` process over 5,000 projected
+orders (sample histories with retries and failures): requests/s at saturation (closed loop, 32
+keep-alive connections) with the server's CPU per request, and p50/p99 at an offered 1,000/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from eventlog.append import EventAppender
+from eventlog.connections import redis_client
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from oee.bench.api_process import HOST, bench_scope, cpu_seconds, part_process, wait_healthy
+from oee.bench.http_load import closed_loop, get, open_loop, run_load
+from projections.run import drain_projections
+from projections.sample_histories import append_histories, build_histories
+
+ORDERS = 5_000
+SECONDS = 5.0
+
+
+async def _seed(settings: Settings, orders: int) -> list[str]:
+    history = build_histories(orders, seed=31)
+    redis = redis_client(settings)
+    try:
+        await append_histories(EventAppender(redis, Keys(settings.key_prefix)), history)
+    finally:
+        await redis.aclose()
+    await drain_projections(settings)
+    return sorted({str(e.order_id) for e in history})
+
+
+def bench_query(settings: Settings, orders: int = ORDERS) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with bench_scope(settings) as scope:
+        port = scope.settings.port
+        ids = asyncio.run(_seed(scope.settings, orders))
+        rng = random.Random(5)
+        requests = [get(HOST, f"/api/orders/{rng.choice(ids)}") for _ in range(100_000)]
+        with part_process("api", scope) as server:
+            wait_healthy(port)
+            # Warm up: prepared statements, pool connections.
+            run_load(closed_loop(HOST, port, requests.__getitem__, connections=16, seconds=1))
+            cpu_before = cpu_seconds(server.pid)
+            saturated = run_load(
+                closed_loop(HOST, port, requests.__getitem__, connections=32, seconds=SECONDS)
+            )
+            cpu = cpu_seconds(server.pid) - cpu_before
+            offered = run_load(
+                open_loop(HOST, port, requests.__getitem__, rate=1_000, seconds=SECONDS)
+            )
+    figures["orders"] = len(ids)
+    figures["get_order_per_s_saturation_32_conns"] = round(saturated.per_second)
+    # What one core of the API process serves: the load generator shares the machine's cores.
+    figures["get_order_server_cpu_ms_per_request"] = round(cpu * 1000 / saturated.sent, 3)
+    figures["get_order_p50_ms_at_1000_per_s"] = round(offered.percentile(0.50), 2)
+    figures["get_order_p99_ms_at_1000_per_s"] = round(offered.percentile(0.99), 2)
+    figures["get_non_200"] = sum(
+        n for result in (saturated, offered) for code, n in result.statuses.items() if code != 200
+    )
+    return figures
