@@ -19,9 +19,11 @@ from api.orders_queries import get_order, get_order_events, list_orders
 from api.relay import LogRelay
 from api.resources import Resources
 from api.responses import (
+    UNAVAILABLE_ERRORS,
     ApiError,
     api_error_handler,
     http_error_handler,
+    unavailable_error_handler,
     unexpected_error_handler,
 )
 from api.streams import stream_routes
@@ -54,7 +56,9 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings)
-        pool = postgres_pool(settings, min_size=2, max_size=20)
+        pool = postgres_pool(
+            settings, min_size=2, max_size=20, timeout=settings.api_store_timeout_seconds
+        )
         await pool.open(wait=False)
         keys = Keys(settings.key_prefix)
         appender = EventAppender(redis, keys)
@@ -77,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
+            **dict.fromkeys(UNAVAILABLE_ERRORS, unavailable_error_handler),
             Exception: unexpected_error_handler,
         },
     )

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import psycopg
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -67,6 +70,27 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         error_body(_HTTP_CODES.get(status, "ERROR"), str(detail)),
         status_code=status,
         headers=getattr(exc, "headers", None),
+    )
+
+
+# Redis or PostgreSQL could not be reached in time (a pool timeout is an OperationalError too).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    psycopg.OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+RETRY_UNAVAILABLE_AFTER_S = 1
+
+
+async def unavailable_error_handler(request: Request, exc: Exception) -> Response:
+    # Not the client's fault and not a bug: say so, and when to try again. A placement that met
+    # this may or may not be in the log; its Idempotency-Key makes the retry safe.
+    return JSONResponse(
+        error_body("SERVICE_UNAVAILABLE", "a data store is unreachable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_UNAVAILABLE_AFTER_S)},
     )
 
 

@@ -26,13 +26,15 @@ def redis_client(settings: Settings, *, max_connections: int = 64) -> aioredis.R
 
 
 def postgres_pool(
-    settings: Settings, *, min_size: int = 1, max_size: int = 10
+    settings: Settings, *, min_size: int = 1, max_size: int = 10, timeout: float = POOL_WAIT_S
 ) -> AsyncConnectionPool:
-    """An asyncio PostgreSQL pool, not yet opened: `await pool.open()` or use `async with`."""
+    """An asyncio PostgreSQL pool, not yet opened: `await pool.open()` or use `async with`.
+    A caller waits up to `timeout` seconds for a connection, then gets PoolTimeout."""
     return AsyncConnectionPool(
         settings.require_database_url(),
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         open=False,
         kwargs={"autocommit": False},
     )

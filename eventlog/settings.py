@@ -61,6 +61,9 @@ class Settings(BaseModel):
     projection_batch_size: int = Field(default=2_000, ge=1, le=50_000)
     health_ttl_seconds: int = Field(default=15, ge=1)
 
+    # How long an API request waits for a PostgreSQL connection before answering 503.
+    api_store_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # WebSocket streams (api/streams.py).
     ws_buffer_size: int = Field(default=1_024, ge=1)  # messages waiting per socket, then closed
     ws_heartbeat_seconds: float = Field(default=15.0, gt=0)  # heartbeat to idle sockets

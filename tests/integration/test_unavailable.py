@@ -1,0 +1,74 @@
+"""When Redis or PostgreSQL cannot be reached, requests get a clear 503 with Retry-After, not a
+500 and not a hang; the API answers again as soon as the store is back."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from eventlog.settings import Settings
+
+
+def _closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def without_postgres(make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/test",
+        api_store_timeout_seconds=0.3,
+    )
+    async for client in _client(settings):
+        yield client
+
+
+@pytest.fixture
+async def without_redis(make_settings: Any, migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    async for client in _client(settings):
+        yield client
+
+
+def _assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["success"] is False
+    assert body["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_queries_answer_503_while_postgres_is_unreachable(
+    without_postgres: httpx.AsyncClient,
+) -> None:
+    for path in (f"/api/orders/{uuid.uuid4()}", "/api/orders", "/api/orders?status=confirmed"):
+        _assert_unavailable(await without_postgres.get(path))
+    health = await without_postgres.get("/health")
+    assert health.status_code == 503
+
+
+async def test_placements_answer_503_while_redis_is_unreachable(
+    without_redis: httpx.AsyncClient,
+) -> None:
+    order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
+    _assert_unavailable(await without_redis.post("/api/orders/execute", json=order))
+    _assert_unavailable(await without_redis.get(f"/api/orders/{uuid.uuid4()}/events"))
