@@ -25,12 +25,13 @@ _ERROR = {
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
+    """The error answers of an endpoint; every one may also answer 503 (a store unreachable)."""
     return {
         str(s): {
             "description": "error",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
-        for s in statuses
+        for s in (*statuses, 503)
     }
 
 
