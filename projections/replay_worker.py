@@ -17,10 +17,11 @@ from psycopg import AsyncConnection
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from projections.collector import fewer_collections
 from projections.log_reader import LogReader
 from projections.projection import apply_batch
 from projections.registry import select_projections
-from projections.shadow_tables import use_schema
+from projections.shadow_tables import skip_commit_flush, use_schema
 
 
 async def replay_partition(
@@ -40,6 +41,7 @@ async def replay_partition(
     conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
     try:
         await use_schema(conn, schema)
+        await skip_commit_flush(conn)
         reader = LogReader(redis, Keys(settings.key_prefix), chunk, end=end, part=part, parts=parts)
         async for batch in reader.chunks():
             if batch:
@@ -58,18 +60,19 @@ def main() -> None:
     def report(count: int) -> None:
         print(f"progress {count}", flush=True)
 
-    read = asyncio.run(
-        replay_partition(
-            Settings.from_env(),
-            schema,
-            names,
-            part=int(part),
-            parts=int(parts),
-            end=end,
-            chunk=int(chunk),
-            report=report,
+    with fewer_collections():
+        read = asyncio.run(
+            replay_partition(
+                Settings.from_env(),
+                schema,
+                names,
+                part=int(part),
+                parts=int(parts),
+                end=end,
+                chunk=int(chunk),
+                report=report,
+            )
         )
-    )
     print(f"done {read}", flush=True)
 
 
