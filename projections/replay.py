@@ -126,9 +126,9 @@ async def _replay(
         try:
             reader = LogReader(redis, keys, chunk)
             last: Any = await redis.xrevrange(keys.events, count=1)
-            if workers > 1 and last:
+            if last:
                 end = last[0][0].decode()
-                read = await _replay_in_parallel(
+                read = await _load_partitions(
                     settings, schemas.rebuild, projections, workers, end, chunk, bar
                 )
                 reader = LogReader(redis, keys, chunk, after=end)
@@ -168,7 +168,7 @@ async def _replay(
         await redis.aclose()
 
 
-async def _replay_in_parallel(
+async def _load_partitions(
     settings: Settings,
     schema: str,
     projections: Sequence[Projection],
@@ -177,8 +177,8 @@ async def _replay_in_parallel(
     chunk: int,
     bar: ProgressBar,
 ) -> int:
-    """Apply the log up to `end` in `workers` partitions: one here, the others in worker
-    processes; returns the entries read."""
+    """Load the log up to `end` into the shadow tables in `workers` partitions: one here, the
+    others in worker processes; returns the entries read."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])),
