@@ -1,5 +1,6 @@
 """Benchmarks of the read side: projection events/s (one or more projector processes) and replay
-events/s, on a seeded log of realistic order histories. Each run uses its own key prefix and schema.
+events/s, with the CPU time of the Python processes per event, on a seeded log of realistic order
+histories. Each run uses its own key prefix and schema.
 
     REDIS_URL=... DATABASE_URL=... python -m projections.bench [events] [--processes 1,2]
         [--batch 2000]
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 import uuid
@@ -74,6 +76,17 @@ async def bench_settings(base: Settings) -> AsyncIterator[Settings]:
             conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
 
 
+def children_cpu_seconds() -> float:
+    """CPU time (user and system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_per_event(seconds: float, events: int) -> float | None:
+    """Microseconds of CPU per event."""
+    return round(seconds / events * 1e6, 1) if events else None
+
+
 async def write_log(settings: Settings, events: int, seed: int = 1) -> int:
     history = build_histories(max(1, int(events / EVENTS_PER_ORDER)), seed=seed)
     redis = redis_client(settings)
@@ -95,6 +108,7 @@ async def project_with_processes(
         "OEE_KEY_PREFIX": settings.key_prefix,
         "OEE_CONSUMER_BATCH_SIZE": str(batch_size),
     }
+    cpu_before = children_cpu_seconds()
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", _PROJECTOR, f"bench-{i}", env=env, stdout=asyncio.subprocess.PIPE
@@ -112,6 +126,8 @@ async def project_with_processes(
         out, _ = await child.communicate()
         reports.append(json.loads(out.decode().strip().splitlines()[-1]))
     handled = sum(r["handled"] for r in reports)
+    # Includes each child's start-up (imports, connecting), about 0.5 s of CPU per process.
+    cpu = children_cpu_seconds() - cpu_before
     seconds = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
     return {
         "processes": processes,
@@ -120,6 +136,7 @@ async def project_with_processes(
         "seconds": round(seconds, 3),
         "eventsPerSecond": round(handled / seconds),
         "perProcess": [r["handled"] for r in reports],
+        "cpuMicrosecondsPerEvent": cpu_per_event(cpu, handled),
     }
 
 
@@ -144,14 +161,18 @@ async def bench_replay(settings: Settings) -> dict[str, Any]:
     async with await psycopg.AsyncConnection.connect(settings.require_database_url()) as conn:
         before = await snapshot(conn, tables)
     started = time.monotonic()
+    cpu_before = time.process_time() + children_cpu_seconds()
     result = await replay(settings, progress=sys.stderr.isatty())
     seconds = time.monotonic() - started
+    cpu = time.process_time() + children_cpu_seconds() - cpu_before
     async with await psycopg.AsyncConnection.connect(settings.require_database_url()) as conn:
         same = await snapshot(conn, tables) == before
     return {
         "events": result["events"],
         "seconds": round(seconds, 3),
         "eventsPerSecond": round(result["events"] / seconds),
+        "workers": result["workers"],
+        "cpuMicrosecondsPerEvent": cpu_per_event(cpu, result["events"]),
         "equalsLive": same,
     }
 
@@ -171,15 +192,15 @@ def main(argv: list[str] | None = None) -> None:
     events = int(args[0]) if args else 100_000
     results = asyncio.run(bench(Settings.from_env(), events, processes, batch_size))
     print(json.dumps(results, indent=2))
-    print(f"{'what':<28}{'events':>10}{'seconds':>10}{'events/s':>12}")
-    for figures in results["projection"]:
-        label = f"projection, {figures['processes']} process(es)"
-        print(
-            f"{label:<28}{figures['events']:>10}{figures['seconds']:>10}{figures['eventsPerSecond']:>12}"
-        )
+    print(f"{'what':<28}{'events':>10}{'seconds':>10}{'events/s':>12}{'CPU µs/event':>14}")
+    rows = [(f"projection, {f['processes']} process(es)", f) for f in results["projection"]]
     if results["replay"]:
-        r = results["replay"]
-        print(f"{'replay':<28}{r['events']:>10}{r['seconds']:>10}{r['eventsPerSecond']:>12}")
+        rows.append((f"replay, {results['replay']['workers']} process(es)", results["replay"]))
+    for label, f in rows:
+        print(
+            f"{label:<28}{f['events']:>10}{f['seconds']:>10}{f['eventsPerSecond']:>12}"
+            f"{f['cpuMicrosecondsPerEvent']:>14}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ very state it was written from (decimals and times exact) and the fold can go on
 from __future__ import annotations
 
 import dataclasses
+import operator
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,7 +73,19 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "payload": "jsonb",
 }
 
-assert set(STATE_FIELDS) <= set(ORDER_COLUMN_TYPES), "every state field needs a column"
+
+ORDER_COLUMNS = tuple(ORDER_COLUMN_TYPES)
+EVENT_COLUMNS = tuple(EVENT_COLUMN_TYPES)
+_JSON_COLUMNS = frozenset(
+    c for c, t in {**ORDER_COLUMN_TYPES, **EVENT_COLUMN_TYPES}.items() if t == "jsonb"
+)
+
+# Every column of `orders` but the last two is the state's field of the same name.
+_STATE_COLUMNS = ORDER_COLUMNS[:-2]
+assert ORDER_COLUMNS[-2:] == ("last_event_type", "last_position")
+assert set(_STATE_COLUMNS) == set(STATE_FIELDS)
+_read_state = operator.attrgetter(*_STATE_COLUMNS)
+_STATUS, _QUOTES, _ROUTE = (_STATE_COLUMNS.index(c) for c in ("status", "quotes", "route"))
 
 # Event type → the status name it moves an order to (enum member lookups are slow in bulk).
 _STATUS_AFTER = {event_type: status.value for event_type, status in STATUS_AFTER_EVENT.items()}
@@ -87,21 +100,56 @@ class ProjectedOrder:
     last_position: str
 
 
-def _json_fragment(model: BaseModel) -> orjson.Fragment:
-    """A model's JSON, made once by pydantic and embedded as is by orjson."""
-    return orjson.Fragment(model.__pydantic_serializer__.to_json(model))
+def _json_bytes(model: BaseModel) -> bytes:
+    """A model's JSON, made by pydantic (decimals as exact strings)."""
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def order_values(order: ProjectedOrder) -> tuple[Any, ...]:
+    """The `orders` row of an order, in `ORDER_COLUMNS` order; jsonb columns as JSON bytes."""
+    state = order.state
+    values = list(_read_state(state))
+    values[_STATUS] = state.status.value
+    values[_QUOTES] = b"[" + b",".join(_json_bytes(q) for q in state.quotes) + b"]"
+    values[_ROUTE] = _json_bytes(state.route) if state.route is not None else None
+    return (*values, order.last_event_type, order.last_position)
+
+
+def event_values(recorded: Recorded) -> tuple[Any, ...]:
+    """The `order_events` row of one event, in `EVENT_COLUMNS` order; its status is the one the
+    event moves the order to, its payload JSON bytes."""
+    event = recorded.event
+    return (
+        event.order_id,
+        event.sequence,
+        recorded.position,
+        event.event_id,
+        event.type,
+        _STATUS_AFTER[event.type],
+        event.occurred_at,
+        event.correlation_id,
+        event.causation_id,
+        event.schema_version,
+        _json_bytes(event.payload),
+    )
+
+
+def as_json_row(columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of values as a dict ready for orjson (jsonb columns embedded as they are)."""
+    return {
+        column: orjson.Fragment(value) if column in _JSON_COLUMNS and value is not None else value
+        for column, value in zip(columns, values, strict=True)
+    }
 
 
 def order_row(order: ProjectedOrder) -> dict[str, Any]:
     """The `orders` row of an order, ready for orjson (decimals stay Decimal: see json_default)."""
-    state = order.state
-    row: dict[str, Any] = {name: getattr(state, name) for name in STATE_FIELDS}
-    row["status"] = state.status.value
-    row["quotes"] = [_json_fragment(q) for q in state.quotes]
-    row["route"] = _json_fragment(state.route) if state.route is not None else None
-    row["last_event_type"] = order.last_event_type
-    row["last_position"] = order.last_position
-    return row
+    return as_json_row(ORDER_COLUMNS, order_values(order))
+
+
+def event_row(recorded: Recorded) -> dict[str, Any]:
+    """The `order_events` row of one event, ready for orjson."""
+    return as_json_row(EVENT_COLUMNS, event_values(recorded))
 
 
 def projected_order(row: Mapping[str, Any]) -> ProjectedOrder:
@@ -111,24 +159,6 @@ def projected_order(row: Mapping[str, Any]) -> ProjectedOrder:
     values["quotes"] = tuple(Quote.model_validate(q) for q in row["quotes"] or ())
     values["route"] = Quote.model_validate(row["route"]) if row["route"] is not None else None
     return ProjectedOrder(OrderState(**values), row["last_event_type"], row["last_position"])
-
-
-def event_row(recorded: Recorded) -> dict[str, Any]:
-    """The `order_events` row of one event; its status is the one the event moves the order to."""
-    event = recorded.event
-    return {
-        "order_id": event.order_id,
-        "sequence": event.sequence,
-        "position": recorded.position,
-        "event_id": event.event_id,
-        "type": event.type,
-        "status": _STATUS_AFTER[event.type],
-        "occurred_at": event.occurred_at,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "schema_version": event.schema_version,
-        "payload": _json_fragment(event.payload),
-    }
 
 
 def recorded_from_event_row(row: Mapping[str, Any]) -> Recorded:

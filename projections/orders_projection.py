@@ -13,35 +13,24 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from eventlog.codec import Recorded
 from projections.order_cache import OrderCache
-from projections.order_counters import CounterDeltas, count_event, count_transition
+from projections.order_counters import CounterDeltas
+from projections.order_fold import OrderFold
 from projections.order_rows import (
-    EVENT_COLUMN_TYPES,
-    ORDER_COLUMN_TYPES,
+    EVENT_COLUMNS,
+    ORDER_COLUMNS,
     ProjectedOrder,
-    event_row,
-    json_default,
-    order_row,
     projected_order,
     recorded_from_event_row,
 )
-from schema.order_state import OrderState
-from schema.order_state import apply as apply_event
+from projections.order_tables import add_counters, insert_events, upsert_orders
+from projections.orders_bulk_load import OrdersBulkLoad
 
 logger = logging.getLogger(__name__)
-
-
-def _recordset(types: dict[str, str]) -> str:
-    return ", ".join(f"{name} {sql_type}" for name, sql_type in types.items())
-
-
-def _json(rows: list[dict[str, Any]]) -> str:
-    return orjson.dumps(rows, default=json_default).decode()
 
 
 # Orders are locked through LOCK_STRIPES stripes (an order's stripe is a hash of its id): a batch of
@@ -62,41 +51,18 @@ SELECT pg_advisory_xact_lock(k) FROM (
 # Where each order's row stands (a cached fold is used when it stands at the same place).
 _HEADS = "SELECT id, sequence, last_position FROM orders WHERE id = ANY(%s::uuid[])"
 
-_ORDER_COLUMNS = ", ".join(ORDER_COLUMN_TYPES)
-_SELECT_ORDERS = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ANY(%s::uuid[])"
+_SELECT_ORDERS = f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE id = ANY(%s::uuid[])"
 
 # Events already in the history beyond where an order's row stands: they arrived (in another
 # batch) ahead of a gap that this batch may fill. One index range scan per order.
 _EVENTS_BEYOND = f"""
 SELECT h.* FROM unnest(%s::uuid[]) AS u(id)
 CROSS JOIN LATERAL (
-    SELECT {", ".join(EVENT_COLUMN_TYPES)} FROM order_events AS e
+    SELECT {", ".join(EVENT_COLUMNS)} FROM order_events AS e
     WHERE e.order_id = u.id
       AND e.sequence > coalesce((SELECT o.sequence FROM orders AS o WHERE o.id = u.id), 0)
     OFFSET 0  -- keeps the planner from turning this into a scan of the whole history
 ) AS h
-"""
-
-_EVENT_COLUMNS = ", ".join(EVENT_COLUMN_TYPES)
-_INSERT_EVENTS = f"""
-INSERT INTO order_events ({_EVENT_COLUMNS})
-SELECT {_EVENT_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r({_recordset(EVENT_COLUMN_TYPES)})
-ON CONFLICT (order_id, sequence) DO NOTHING
-"""
-
-_UPSERT_ORDERS = f"""
-INSERT INTO orders ({_ORDER_COLUMNS})
-SELECT {_ORDER_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r({_recordset(ORDER_COLUMN_TYPES)})
-ON CONFLICT (id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in ORDER_COLUMN_TYPES if c != "id")},
-    projected_at = now()
-WHERE orders.sequence < EXCLUDED.sequence
-"""
-
-_ADD_COUNTERS = """
-INSERT INTO metric_counters (name, label, value)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[])
-ON CONFLICT (name, label) DO UPDATE SET value = metric_counters.value + EXCLUDED.value
 """
 
 
@@ -105,43 +71,16 @@ def _uuid_array(ids: list[uuid.UUID]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-class _OrderFold:
-    """One order's progress within a batch: where its row stood, where it stands now."""
-
-    __slots__ = ("applied", "before", "last", "state", "waiting")
-
-    def __init__(self, before: ProjectedOrder | None) -> None:
-        self.before = before
-        self.state = before.state if before is not None else None
-        self.last: Recorded | None = None  # the last event applied in this batch
-        self.waiting: dict[int, Recorded] = {}  # events not applied yet, by sequence
-        self.applied: list[tuple[Recorded, OrderState]] = []
-
-    @property
-    def sequence(self) -> int:
-        return self.state.sequence if self.state is not None else 0
-
-    def advance(self) -> None:
-        """Apply waiting events for as long as the next one is at hand."""
-        waiting = self.waiting
-        while (recorded := waiting.pop(self.sequence + 1, None)) is not None:
-            self.state = apply_event(self.state, recorded.event)
-            self.last = recorded
-            self.applied.append((recorded, self.state))
-
-    def after(self) -> ProjectedOrder | None:
-        """Where the order stands after this batch (None if the batch moved it nowhere)."""
-        if self.last is None or self.state is None:
-            return None
-        return ProjectedOrder(self.state, self.last.event.type, self.last.position)
-
-
 class OrdersProjection:
     name = "orders"
     tables = ("orders", "order_events", "metric_counters")
 
     def __init__(self) -> None:
         self.cache = OrderCache()
+
+    def bulk_load(self) -> OrdersBulkLoad:
+        """A loader of one partition of the log into this projection's empty tables (replay)."""
+        return OrdersBulkLoad(self)
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Recorded]) -> int:
         by_order: dict[uuid.UUID, list[Recorded]] = {}
@@ -162,18 +101,12 @@ class OrdersProjection:
             folds[row["order_id"]].waiting[row["sequence"]] = recorded_from_event_row(row)
         new: list[Recorded] = []
         for order_id, events in by_order.items():
-            fold = folds[order_id]
-            standing, waiting = fold.sequence, fold.waiting
-            for recorded in events:
-                sequence = recorded.event.sequence
-                if sequence > standing and sequence not in waiting:
-                    waiting[sequence] = recorded
-                    new.append(recorded)
+            new += folds[order_id].take(events)
         if not new:
             return 0
         async with conn.pipeline():
             # Sent now; PostgreSQL inserts the history while this process folds.
-            await conn.execute(_INSERT_EVENTS, (_json([event_row(r) for r in new]),))
+            await insert_events(conn, new)
             for order_id, fold in folds.items():
                 fold.advance()
                 if fold.waiting:
@@ -186,7 +119,7 @@ class OrdersProjection:
         conn: AsyncConnection,
         by_order: dict[uuid.UUID, list[Recorded]],
         heads: list[tuple[Any, ...]],
-    ) -> dict[uuid.UUID, _OrderFold]:
+    ) -> dict[uuid.UUID, OrderFold]:
         """Each order's fold, starting from its row: from the cache when it is current."""
         found: dict[uuid.UUID, ProjectedOrder | None] = dict.fromkeys(by_order)
         missing: list[uuid.UUID] = []
@@ -200,9 +133,9 @@ class OrdersProjection:
                 await cursor.execute(_SELECT_ORDERS, (_uuid_array(missing),))
                 for row in await cursor.fetchall():
                     found[row["id"]] = projected_order(row)
-        return {order_id: _OrderFold(order) for order_id, order in found.items()}
+        return {order_id: OrderFold(order) for order_id, order in found.items()}
 
-    def _log_gap(self, order_id: uuid.UUID, fold: _OrderFold) -> None:
+    def _log_gap(self, order_id: uuid.UUID, fold: OrderFold) -> None:
         first = min(fold.waiting)
         recorded = fold.waiting[first]
         logger.info(
@@ -215,22 +148,13 @@ class OrdersProjection:
             first,
         )
 
-    async def _write(self, conn: AsyncConnection, folds: dict[uuid.UUID, _OrderFold]) -> None:
+    async def _write(self, conn: AsyncConnection, folds: dict[uuid.UUID, OrderFold]) -> None:
         deltas = CounterDeltas()
-        rows: list[dict[str, Any]] = []
+        orders: list[ProjectedOrder] = []
         for fold in folds.values():
-            after = fold.after()
-            if after is None:
-                continue
-            for recorded, state in fold.applied:
-                count_event(deltas, state, recorded.event)
-            count_transition(deltas, fold.before, after)
-            rows.append(order_row(after))
-            self.cache.put(after)
-        if rows:
-            await conn.execute(_UPSERT_ORDERS, (_json(rows),))
-        counters = deltas.rows()
-        await conn.execute(
-            _ADD_COUNTERS,
-            ([c[0] for c in counters], [c[1] for c in counters], [c[2] for c in counters]),
-        )
+            after = fold.count(deltas)
+            if after is not None:
+                orders.append(after)
+                self.cache.put(after)
+        await upsert_orders(conn, orders)
+        await add_counters(conn, deltas)

@@ -18,6 +18,20 @@ from eventlog.codec import Recorded
 _PROJECTION_LOCK_KEY = "hashtextextended(current_schema() || ':projection:' || %s, 0)"
 
 
+class BulkLoad(Protocol):
+    """Loads one partition of the log (every event of its orders, in log order, from the start)
+    into a projection's tables that nobody else writes meanwhile: replay's fast path. It must fold
+    and build rows with the very code `Projection.apply` uses, so the tables end up the same."""
+
+    async def add(self, conn: AsyncConnection, batch: Sequence[Recorded]) -> int:
+        """Load the next events of the partition; returns how many were new."""
+        ...
+
+    async def finish(self, conn: AsyncConnection) -> None:
+        """Write whatever the loader still holds."""
+        ...
+
+
 class Projection(Protocol):
     """Applies batches of events to read tables, idempotently, inside the caller's transaction."""
 
@@ -31,6 +45,10 @@ class Projection(Protocol):
 
     async def apply(self, conn: AsyncConnection, batch: Sequence[Recorded]) -> int:
         """Apply `batch`; returns how many of its events were new to this projection."""
+        ...
+
+    def bulk_load(self) -> BulkLoad:
+        """A loader for one partition of a replay into this projection's empty shadow tables."""
         ...
 
 

@@ -24,6 +24,7 @@ from eventlog.codec import Recorded
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from projections.collector import fewer_collections
 from projections.group_position import advance_group
 from projections.log_reader import LogReader
 from projections.progress import ProgressBar
@@ -32,9 +33,11 @@ from projections.registry import group_name, select_projections
 from projections.replay_worker import replay_partition
 from projections.shadow_tables import (
     ShadowSchemas,
+    commit_durably,
     create_shadow_tables,
     current_schema,
     drop_shadow_tables,
+    skip_commit_flush,
     swap_in,
     use_schema,
 )
@@ -88,6 +91,18 @@ async def replay(
     `workers` processes (default: one per CPU, at most 2, for logs of `PARALLEL_FROM` entries or
     more) each apply one partition of the orders up to the log's end as it was at the start; this
     process then catches up with what was appended meanwhile and swaps."""
+    with fewer_collections():
+        return await _replay(settings, names, progress=progress, chunk=chunk, workers=workers)
+
+
+async def _replay(
+    settings: Settings,
+    names: list[str] | None,
+    *,
+    progress: bool,
+    chunk: int,
+    workers: int | None,
+) -> dict[str, Any]:
     projections = select_projections(names)
     tables = tuple(t for p in projections for t in p.tables)
     keys = Keys(settings.key_prefix)
@@ -102,6 +117,7 @@ async def replay(
             raise ReplayInProgressError(schemas.live)
         await create_shadow_tables(conn, schemas, tables)
         await use_schema(conn, schemas.rebuild)
+        await skip_commit_flush(conn)
         total = int(await redis.xlen(keys.events))
         label = f"replay {', '.join(p.name for p in projections)}"
         bar = ProgressBar(label, total=total, enabled=progress)
@@ -110,9 +126,9 @@ async def replay(
         try:
             reader = LogReader(redis, keys, chunk)
             last: Any = await redis.xrevrange(keys.events, count=1)
-            if workers > 1 and last:
+            if last:
                 end = last[0][0].decode()
-                read = await _replay_in_parallel(
+                read = await _load_partitions(
                     settings, schemas.rebuild, projections, workers, end, chunk, bar
                 )
                 reader = LogReader(redis, keys, chunk, after=end)
@@ -152,7 +168,7 @@ async def replay(
         await redis.aclose()
 
 
-async def _replay_in_parallel(
+async def _load_partitions(
     settings: Settings,
     schema: str,
     projections: Sequence[Projection],
@@ -161,8 +177,8 @@ async def _replay_in_parallel(
     chunk: int,
     bar: ProgressBar,
 ) -> int:
-    """Apply the log up to `end` in `workers` partitions: one here, the others in worker
-    processes; returns the entries read."""
+    """Load the log up to `end` into the shadow tables in `workers` partitions: one here, the
+    others in worker processes; returns the entries read."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])),
@@ -246,6 +262,7 @@ async def _swap(
 ) -> list[Recorded]:
     """Under the projections' exclusive locks: apply what was appended meanwhile, then swap."""
     async with conn.transaction():
+        await commit_durably(conn)  # the live group moves past these events right after
         await use_schema(conn, schemas.live, local=True)
         for projection in projections:
             await lock_projection(conn, projection.name, exclusive=True)

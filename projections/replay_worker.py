@@ -1,5 +1,6 @@
-"""One worker of a parallel replay: applies one partition of the orders, up to a position, to the
-shadow tables, through the same `apply_batch` as live projection. Run by `projections.replay`.
+"""One partition of a replay: loads the events of one share of the orders, up to a position, into
+the shadow tables with each projection's bulk load (live projection's fold and rows, written with
+COPY). `projections.replay` runs one partition itself and the others with this module:
 
     python -m projections.replay_worker <schema> <part> <parts> <end> <chunk> <projection>...
 
@@ -17,10 +18,10 @@ from psycopg import AsyncConnection
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from projections.collector import fewer_collections
 from projections.log_reader import LogReader
-from projections.projection import apply_batch
 from projections.registry import select_projections
-from projections.shadow_tables import use_schema
+from projections.shadow_tables import skip_commit_flush, use_schema
 
 
 async def replay_partition(
@@ -34,18 +35,22 @@ async def replay_partition(
     chunk: int,
     report: Callable[[int], None],
 ) -> int:
-    """Apply this partition's events up to `end` into `schema`; returns entries read."""
+    """Load this partition's events up to `end` into `schema`; returns entries read."""
     projections = select_projections(names)
     redis = redis_client(settings)
     conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
     try:
         await use_schema(conn, schema)
+        await skip_commit_flush(conn)
         reader = LogReader(redis, Keys(settings.key_prefix), chunk, end=end, part=part, parts=parts)
+        loads = [projection.bulk_load() for projection in projections]
         async for batch in reader.chunks():
             if batch:
-                for projection in projections:
-                    await apply_batch(conn, projection, batch)
+                for load in loads:
+                    await load.add(conn, batch)
             report(len(batch))
+        for load in loads:
+            await load.finish(conn)
         return reader.read
     finally:
         await conn.close()
@@ -58,18 +63,19 @@ def main() -> None:
     def report(count: int) -> None:
         print(f"progress {count}", flush=True)
 
-    read = asyncio.run(
-        replay_partition(
-            Settings.from_env(),
-            schema,
-            names,
-            part=int(part),
-            parts=int(parts),
-            end=end,
-            chunk=int(chunk),
-            report=report,
+    with fewer_collections():
+        read = asyncio.run(
+            replay_partition(
+                Settings.from_env(),
+                schema,
+                names,
+                part=int(part),
+                parts=int(parts),
+                end=end,
+                chunk=int(chunk),
+                report=report,
+            )
         )
-    )
     print(f"done {read}", flush=True)
 
 

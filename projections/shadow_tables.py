@@ -54,6 +54,22 @@ async def use_schema(conn: AsyncConnection, schema: str, *, local: bool = False)
     await conn.execute(sql.SQL("{} search_path TO {}").format(scope, sql.Identifier(schema)))
 
 
+async def skip_commit_flush(conn: AsyncConnection) -> None:
+    """Commit rebuild transactions without waiting for the WAL flush (`synchronous_commit=off`).
+
+    Safe for the shadow tables: nothing reads them before the swap, and a crash only loses rows a
+    new replay rebuilds from the log anyway. The swap itself must commit durably (see
+    `commit_durably`): the live group is moved past the replayed events right after it, and its
+    WAL flush also makes every earlier rebuild transaction durable (the WAL is written in order).
+    """
+    await conn.execute("SET synchronous_commit TO off")
+
+
+async def commit_durably(conn: AsyncConnection) -> None:
+    """Make the caller's transaction wait for its WAL flush at commit, whatever the session says."""
+    await conn.execute("SET LOCAL synchronous_commit TO on")
+
+
 async def swap_in(conn: AsyncConnection, schemas: ShadowSchemas, tables: tuple[str, ...]) -> None:
     """Replace the live tables by the rebuilt ones; call inside the caller's transaction."""
     retired = sql.Identifier(schemas.retired)

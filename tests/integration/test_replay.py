@@ -172,3 +172,18 @@ async def test_a_replay_split_across_worker_processes_equals_live_projection(
     assert result["workers"] == 2
     assert result["events"] == len(events)
     assert await tables_of(url) == live
+
+
+async def test_a_replay_of_a_log_missing_its_first_entries_equals_projecting_what_is_left(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys, reference_url: str
+) -> None:
+    await append_histories(EventAppender(redis, keys), build_histories(400, seed=26))
+    log = await read_log(redis, keys)
+    await redis.xtrim(keys.events, minid=log[len(log) // 5].position)
+    left = await read_log(redis, keys)
+    assert any(r.event.sequence > 1 for r in left if r.event.order_id == left[0].event.order_id)
+    result = await replay(migrated, progress=False, workers=2, chunk=300)
+    assert result["events"] == len(left)
+    async with await psycopg.AsyncConnection.connect(reference_url, autocommit=True) as conn:
+        await apply_batch(conn, OrdersProjection(), left)
+    assert await tables_of(migrated.require_database_url()) == await tables_of(reference_url)
