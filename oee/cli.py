@@ -45,9 +45,11 @@ def _process(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _project(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.collector import fewer_collections
     from projections.run import run_projectors
 
-    return run_until_signalled(lambda stop: run_projectors(settings, stop, name=args.name))
+    with fewer_collections():  # a projector's garbage is freed by reference counting
+        return run_until_signalled(lambda stop: run_projectors(settings, stop, name=args.name))
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

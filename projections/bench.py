@@ -40,6 +40,7 @@ _PROJECTOR = """
 import asyncio, json, sys, time
 from eventlog.connections import redis_client
 from eventlog.settings import Settings
+from projections.collector import fewer_collections
 from projections.run import drain_projections
 
 async def main() -> None:
@@ -51,7 +52,8 @@ async def main() -> None:
     handled = await drain_projections(settings, name=sys.argv[1])
     print(json.dumps({"handled": handled, "started": started, "ended": time.time()}))
 
-asyncio.run(main())
+with fewer_collections():  # as `oee project` runs
+    asyncio.run(main())
 """
 
 

@@ -1,10 +1,11 @@
-"""Garbage-collector settings for bulk work such as a replay: far fewer cyclic collections.
+"""Garbage-collector settings for bulk work (a replay, a projector process): far fewer cyclic
+collections.
 
 Decoding and folding a log allocates millions of short-lived container objects; with the default
 threshold the cyclic collector ran every 700 of them and rescanned the survivors, about a third of
-replay's CPU. Nothing a replay makes depends on prompt cycle collection (its objects are freed by
-reference counting), so it runs with a much higher first-generation threshold; the old settings
-come back when it ends.
+replay's CPU. Nothing a replay or a projector makes depends on prompt cycle collection (its
+objects are freed by reference counting), so they run with a much higher first-generation
+threshold; the old settings come back when they end.
 """
 
 from __future__ import annotations
