@@ -31,12 +31,12 @@ from projections.sample_histories import append_histories, build_histories
 from schema.migrate import migrate
 
 _SERVER = """
-import os, uvicorn
+import os
 from api.app import create_app
+from api.serving import serve
 from eventlog.settings import Settings
 settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning",
-            access_log=False, loop="uvloop", http="httptools", backlog=4096)
+serve(create_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096)
 """
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[1])
 

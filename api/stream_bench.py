@@ -29,13 +29,13 @@ from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
 _SERVER = """
-import os, uvicorn
+import os
 from api.app import create_app
+from api.serving import serve
 from eventlog.settings import Settings
 settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning",
-            access_log=False, loop="uvloop", http="httptools", ws="websockets-sansio",
-            ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1", backlog=4096)
+serve(create_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
+      ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1")
 """
 _EVENT_PREFIX = b'{"type":"status_update"'
 _TIMESTAMP = b'"timestamp":"'
