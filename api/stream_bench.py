@@ -2,7 +2,7 @@
 
 Measures messages delivered per second, delivery latency (append → receipt, timed by the clients as
 the bytes arrive), server CPU per message and memory per idle connection. The clients are bare
-asyncio protocols in a few processes of their own (`api.stream_bench_clients`), so the figures are
+asyncio protocols in processes of their own (`api.stream_bench_clients`), so the figures are
 the server's, not a client library's. Run: `python -m api.stream_bench` (REDIS_URL and
 DATABASE_URL set).
 """
