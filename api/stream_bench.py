@@ -1,8 +1,10 @@
 """WebSocket fan-out benchmark: one API process (uvicorn in a subprocess) and many clients on it.
 
-Measures messages delivered per second, delivery latency (append → receipt) and memory per idle
-connection. The clients are bare asyncio protocols, so the figures are the server's, not a client
-library's. Run: `python -m api.stream_bench` (REDIS_URL and DATABASE_URL set).
+Measures messages delivered per second, delivery latency (append → receipt, timed by the clients as
+the bytes arrive), server CPU per message and memory per idle connection. The clients are bare
+asyncio protocols in processes of their own (`api.stream_bench_clients`), so the figures are
+the server's, not a client library's. Run: `python -m api.stream_bench` (REDIS_URL and
+DATABASE_URL set).
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import socket
 import sys
 import time
 import uuid
-import zlib
 from array import array
 from asyncio.subprocess import Process
-from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
@@ -29,88 +29,65 @@ from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
 _SERVER = """
-import os, uvicorn
+import os
 from api.app import create_app
+from api.serving import serve
 from eventlog.settings import Settings
 settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning",
-            access_log=False, loop="uvloop", http="httptools", ws="websockets-sansio",
-            ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1", backlog=4096)
+serve(create_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
+      ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1")
 """
-_EVENT_PREFIX = b'{"type":"status_update"'
-_TIMESTAMP = b'"timestamp":"'
+_STREAM = "/api/orders/stream/all"
+CLIENT_PROCESSES = 1  # more only pays on more cores: each process adds CPU per message
 
 
-class _Client(asyncio.Protocol):
-    """Counts the status updates it receives and records each one's latency.
+class _ClientProcess:
+    """One process of benchmark clients, driven through lines of JSON on its stdin and stdout."""
 
-    With `deflate` it offers permessage-deflate, as browsers and the `websockets` client do.
-    """
+    def __init__(self, process: Process) -> None:
+        self.process = process
 
-    def __init__(self, latencies: array[float], path: str, deflate: bool) -> None:
-        self.latencies = latencies
-        self.path = path
-        self.deflate = deflate
-        self.inflater = zlib.decompressobj(-15)
-        self.connected = asyncio.get_running_loop().create_future()
-        self.buffer = b""
-        self.handshaken = False
-        self.events = 0
-        self.last_at = 0.0
-        self.transport: asyncio.Transport | None = None
+    @classmethod
+    async def start(cls, port: int, count: int, deflate: bool) -> _ClientProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "api.stream_bench_clients",
+            str(port),
+            str(count),
+            "1" if deflate else "0",
+            _STREAM,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**27,  # one reply carries every latency the process recorded
+        )
+        clients = cls(process)
+        await clients.reply(within=120)
+        return clients
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            + ("Sec-WebSocket-Extensions: permessage-deflate\r\n" if self.deflate else "")
-            + "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-        transport.write(request)
+    async def ask(self, command: dict[str, Any], within: float = 30) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.reply(within)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
-        buffer = self.buffer + data
-        if not self.handshaken:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                self.buffer = buffer
-                return
-            self.handshaken = True
-            buffer = buffer[end + 4 :]
-        at, size = 0, len(buffer)
-        while size - at >= 2:
-            length, start = buffer[at + 1] & 0x7F, at + 2
-            if length == 126:
-                length, start = int.from_bytes(buffer[at + 2 : at + 4], "big"), at + 4
-            elif length == 127:
-                length, start = int.from_bytes(buffer[at + 2 : at + 10], "big"), at + 10
-            if size < start + length:
-                break
-            payload = buffer[start : start + length]
-            if buffer[at] & 0x40:  # compressed (RSV1)
-                payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
-            self._message(payload, now)
-            at = start + length
-        self.buffer = buffer[at:]
+    async def reply(self, within: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), within)
+        if not line:
+            raise RuntimeError(f"benchmark clients exited with {await self.process.wait()}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
-    def _message(self, payload: bytes, now: float) -> None:
-        if not payload.startswith(_EVENT_PREFIX):
-            if not self.connected.done() and payload.startswith(b'{"type":"connected"'):
-                self.connected.set_result(None)
-            return
-        begin = payload.find(_TIMESTAMP) + len(_TIMESTAMP)
-        occurred = datetime.fromisoformat(payload[begin : payload.find(b'"', begin)].decode())
-        self.latencies.append(now - occurred.timestamp())
-        self.events += 1
-        self.last_at = now
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.connected.done():
-            self.connected.set_exception(ConnectionError("closed before connected"))
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
 
 
 def _free_port() -> int:
@@ -150,20 +127,19 @@ async def _wait_for_port(port: int, server: Process, within: float = 30) -> None
             return
 
 
-async def _connect(port: int, count: int, latencies: array[float], deflate: bool) -> list[_Client]:
-    loop = asyncio.get_running_loop()
-    clients: list[_Client] = []
-    for start in range(0, count, 100):
-
-        async def one() -> _Client:
-            _, protocol = await loop.create_connection(
-                lambda: _Client(latencies, "/api/orders/stream/all", deflate), "127.0.0.1", port
-            )
-            await asyncio.wait_for(protocol.connected, 30)
-            return protocol
-
-        clients += await asyncio.gather(*(one() for _ in range(min(100, count - start))))
-    return clients
+async def _connect(port: int, count: int, processes: int, deflate: bool) -> list[_ClientProcess]:
+    """`count` clients, spread evenly over `processes` processes."""
+    shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    started = await asyncio.gather(
+        *(_ClientProcess.start(port, share, deflate) for share in shares if share),
+        return_exceptions=True,
+    )
+    groups = [g for g in started if isinstance(g, _ClientProcess)]
+    failed = [e for e in started if isinstance(e, BaseException)]
+    if failed:
+        await asyncio.gather(*(g.stop() for g in groups))
+        raise failed[0]
+    return groups
 
 
 def _placed() -> Event[OrderPlaced]:
@@ -180,15 +156,6 @@ def _placed() -> Event[OrderPlaced]:
     )
 
 
-async def _delivered(clients: list[_Client], expected: int, within: float) -> None:
-    deadline = time.monotonic() + within
-    while any(c.events < expected for c in clients):
-        if time.monotonic() > deadline:
-            missing = sum(expected - c.events for c in clients if c.events < expected)
-            raise RuntimeError(f"{missing} messages not delivered within {within} s")
-        await asyncio.sleep(0.01)  # deliberate: polling the counters
-
-
 def _percentile(values: array[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -196,16 +163,15 @@ def _percentile(values: array[float], q: float) -> float:
 
 async def _phase(
     appender: EventAppender,
-    clients: list[_Client],
-    latencies: array[float],
+    groups: list[_ClientProcess],
+    clients: int,
     pid: int,
     events: int,
     rate: float | None,
 ) -> dict[str, Any]:
     """Append `events` OrderPlaced events (at `rate` per second, or all at once) and time them."""
-    before = clients[0].events
-    del latencies[:]
-    cpu, own_cpu = _cpu_seconds(pid), time.process_time()
+    await asyncio.gather(*(g.ask({"do": "start", "events": events}) for g in groups))
+    cpu = _cpu_seconds(pid)
     started = time.time()
     if rate is None:
         batch = [AppendRequest([_placed()], expected_sequence=0) for _ in range(events)]
@@ -216,9 +182,17 @@ async def _phase(
             pause = started + (index + 1) / rate - time.time()
             if pause > 0:
                 await asyncio.sleep(pause)  # deliberate: pacing the appends
-    await _delivered(clients, before + events, within=120)
-    finished = max(c.last_at for c in clients)
-    messages = events * len(clients)
+    collect = {"do": "collect", "within": 120}
+    replies = await asyncio.gather(*(g.ask(collect, within=150) for g in groups))
+    server_cpu = _cpu_seconds(pid) - cpu
+    missing = sum(r["missing"] for r in replies)
+    if missing:
+        raise RuntimeError(f"{missing} messages not delivered within 120 s")
+    latencies: array[float] = array("d")
+    for reply in replies:
+        latencies.frombytes(base64.b64decode(reply["latencies"]))
+    finished = max(r["last_at"] for r in replies)
+    messages = events * clients
     return {
         "events": events,
         "events_per_s_offered": rate if rate is not None else "burst",
@@ -228,8 +202,9 @@ async def _phase(
         "latency_ms_p50": round(_percentile(latencies, 0.50) * 1000, 2),
         "latency_ms_p99": round(_percentile(latencies, 0.99) * 1000, 2),
         "latency_ms_max": round(max(latencies) * 1000, 2),
-        "server_cpu_s": round(_cpu_seconds(pid) - cpu, 2),
-        "client_cpu_s": round(time.process_time() - own_cpu, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "server_cpu_us_per_message": round(server_cpu / messages * 1e6, 1),
+        "client_cpu_s": round(sum(r["cpu_s"] for r in replies), 2),
     }
 
 
@@ -240,6 +215,7 @@ async def bench_websocket(
     rate: float = 20.0,
     burst: int = 300,
     deflate: bool = False,
+    client_processes: int = CLIENT_PROCESSES,
 ) -> dict[str, Any]:
     """Figures for `clients` sockets on /api/orders/stream/all of one API process."""
     port = _free_port()
@@ -252,23 +228,19 @@ async def bench_websocket(
     server = await asyncio.create_subprocess_exec(sys.executable, "-c", _SERVER, env=env)
     redis = redis_client(run)
     keys = Keys(run.key_prefix)
-    latencies: array[float] = array("d")
-    connected: list[_Client] = []
+    groups: list[_ClientProcess] = []
     try:
         await _wait_for_port(port, server)
-        for warm in await _connect(port, 20, latencies, deflate):
-            assert warm.transport is not None
-            warm.transport.close()
+        for warm in await _connect(port, 20, 1, deflate):
+            await warm.stop()
         rss_before = _rss_kib(server.pid)
-        connected = await _connect(port, clients, latencies, deflate)
+        groups = await _connect(port, clients, client_processes, deflate)
         rss_after = _rss_kib(server.pid)
         appender = EventAppender(redis, keys)
-        paced = await _phase(appender, connected, latencies, server.pid, events, rate)
-        bursted = await _phase(appender, connected, latencies, server.pid, burst, None)
+        paced = await _phase(appender, groups, clients, server.pid, events, rate)
+        bursted = await _phase(appender, groups, clients, server.pid, burst, None)
     finally:
-        for client in connected:
-            if client.transport is not None:
-                client.transport.close()
+        await asyncio.gather(*(g.stop() for g in groups))
         server.terminate()
         await asyncio.wait_for(server.wait(), 30)
         async for key in redis.scan_iter(match=keys.all(), count=1000):
@@ -276,6 +248,7 @@ async def bench_websocket(
         await redis.aclose()
     return {
         "clients": clients,
+        "client_processes": len(groups),
         "per_message_deflate": deflate,
         "server_rss_kib_before": rss_before,
         "server_rss_kib_with_idle_clients": rss_after,

@@ -18,23 +18,10 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.serving import serve
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        # Without per-message deflate an idle socket costs about 26 KiB instead of 63 KiB and a
-        # message about half the CPU; order updates are small, so compression gains little.
-        ws_per_message_deflate=False,
-    )
+    serve(create_app(settings), settings)
     return 0
 
 
@@ -45,7 +32,7 @@ def _process(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _project(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.collector import fewer_collections
+    from eventlog.collector import fewer_collections
     from projections.run import run_projectors
 
     with fewer_collections():  # a projector's garbage is freed by reference counting

@@ -40,7 +40,7 @@ _PROJECTOR = """
 import asyncio, json, sys, time
 from eventlog.connections import redis_client
 from eventlog.settings import Settings
-from projections.collector import fewer_collections
+from eventlog.collector import fewer_collections
 from projections.run import drain_projections
 
 async def main() -> None:

@@ -21,10 +21,10 @@ import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
+from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from projections.collector import fewer_collections
 from projections.group_position import advance_group
 from projections.log_reader import LogReader
 from projections.progress import ProgressBar

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 
 from psycopg import AsyncConnection
 
+from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from projections.collector import fewer_collections
 from projections.log_reader import LogReader
 from projections.registry import select_projections
 from projections.shadow_tables import skip_commit_flush, use_schema

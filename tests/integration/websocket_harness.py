@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from api.app import create_app
 from api.relay import LogRelay
+from api.serving import server_options
 from eventlog.append import EventAppender
 from eventlog.settings import Settings
 from schema.events import (
@@ -66,13 +67,10 @@ async def running_api(settings: Settings) -> AsyncIterator[RunningApi]:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=5,
-        backlog=2048,
+    options = server_options(
+        settings, log_level="warning", timeout_graceful_shutdown=5, backlog=2048
     )
+    config = uvicorn.Config(app, **options)
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
