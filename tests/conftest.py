@@ -12,11 +12,11 @@ import pytest
 import redis.asyncio as aioredis
 from psycopg.conninfo import make_conninfo
 
-from api.app import create_app
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.migrate import migrate
+from tests.in_process_api import in_process_api
 from tests.servers import test_servers
 
 
@@ -96,9 +96,5 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
 @pytest.fixture
 async def api(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client over the API app in this process, its lifespan running."""
-    app = create_app(migrated)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
+    async with in_process_api(migrated) as client:
         yield client

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from eventlog.settings import Settings
+from tests.in_process_api import in_process_api
 
 
 def _closed_port() -> int:
@@ -23,29 +23,20 @@ def _closed_port() -> int:
         return port
 
 
-async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
-        yield client
-
-
 @pytest.fixture
 async def without_postgres(make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
         database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/test",
         api_store_timeout_seconds=0.3,
     )
-    async for client in _client(settings):
+    async with in_process_api(settings) as client:
         yield client
 
 
 @pytest.fixture
 async def without_redis(make_settings: Any, migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
-    async for client in _client(settings):
+    async with in_process_api(settings) as client:
         yield client
 
 
