@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact
 
 from projections.order_rows import ProjectedOrder
 from schema.events import (
@@ -46,6 +46,11 @@ GAUGE_KEYS: tuple[tuple[str, str], ...] = (
 
 CounterKey = tuple[str, str]
 
+# Sums stay exact: volumes of large orders in tokens with many decimals outgrow the default 28
+# significant digits (1e12 SOL sold for BONK is already 24), and a rounded sum would drift from
+# the orders' own amounts. Any inexact sum is an error rather than a silent rounding.
+_EXACT = Context(prec=120, traps=[Inexact])
+
 
 class CounterDeltas:
     """What one batch adds to each counter."""
@@ -54,7 +59,8 @@ class CounterDeltas:
         self._values: defaultdict[CounterKey, Decimal] = defaultdict(Decimal)
 
     def add(self, name: str, label: str = "", amount: Decimal | int = 1) -> None:
-        self._values[(name, label)] += amount
+        key = (name, label)
+        self._values[key] = _EXACT.add(self._values[key], amount)
 
     def rows(self) -> list[tuple[str, str, Decimal]]:
         """Rows to upsert, sorted by key (a fixed lock order: no deadlock between projectors)."""
