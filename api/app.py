@@ -64,7 +64,13 @@ def create_app(settings: Settings) -> Starlette:
         appender = EventAppender(redis, keys)
         intake = OrderIntake(redis, appender, keys, settings)
         app.state.resources = Resources(
-            settings, keys, redis, pool, appender, intake, OrderLookup(pool)
+            settings,
+            keys,
+            redis,
+            pool,
+            appender,
+            intake,
+            OrderLookup(pool, settings.api_store_timeout_seconds),
         )
         app.state.relay = relay = LogRelay(redis, keys, settings)
         await relay.start()

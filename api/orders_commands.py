@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from api.bodies import read_json
 from api.resources import resources
-from api.responses import ApiError, JSONResponse
+from api.responses import UNAVAILABLE_ERRORS, ApiError, JSONResponse, unavailable
 from commands.idempotency import InvalidIdempotencyKeyError
 from commands.intake_limit import IntakeLimitedError
 from commands.order_intake import (
@@ -39,12 +39,21 @@ def parse_order_id(raw: str) -> uuid.UUID:
 async def place_order(request: Request) -> Response:
     res = resources(request)
     body = await read_json(request)
+    idempotency_key = request.headers.get("idempotency-key")
     try:
         placed = await res.intake.place(
-            body,
-            client_id=client_identity(request),
-            idempotency_key=request.headers.get("idempotency-key"),
+            body, client_id=client_identity(request), idempotency_key=idempotency_key
         )
+    except UNAVAILABLE_ERRORS:
+        # The append may have reached the log before the connection failed: only a placement
+        # with an Idempotency-Key is safe to repeat, so only it is told to retry.
+        if idempotency_key is not None:
+            raise unavailable("the event log is unreachable; retry with the same key") from None
+        raise unavailable(
+            "the event log is unreachable; the order may or may not have been accepted."
+            " Send an Idempotency-Key to retry placements safely",
+            retry=False,
+        ) from None
     except CommandRejectedError as exc:
         raise ApiError(400, exc.code, exc.message, exc.details) from None
     except InvalidIdempotencyKeyError as exc:

@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 import psycopg
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
+
+from eventlog.consumer import INFRASTRUCTURE_ERRORS
 
 
 class JSONResponse(Response):
@@ -74,23 +74,23 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 # Redis or PostgreSQL could not be reached in time (a pool timeout is an OperationalError too).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    *INFRASTRUCTURE_ERRORS,
     psycopg.OperationalError,
-    ConnectionError,
-    TimeoutError,
 )
 RETRY_UNAVAILABLE_AFTER_S = 1
 
 
+def unavailable(message: str, *, retry: bool = True) -> ApiError:
+    """503: a data store is unreachable. `retry` adds Retry-After, for requests safe to repeat."""
+    headers = {"Retry-After": str(RETRY_UNAVAILABLE_AFTER_S)} if retry else None
+    return ApiError(503, "SERVICE_UNAVAILABLE", message, headers=headers)
+
+
 async def unavailable_error_handler(request: Request, exc: Exception) -> Response:
-    # Not the client's fault and not a bug: say so, and when to try again. A placement that met
-    # this may or may not be in the log; its Idempotency-Key makes the retry safe.
-    return JSONResponse(
-        error_body("SERVICE_UNAVAILABLE", "a data store is unreachable; try again shortly"),
-        status_code=503,
-        headers={"Retry-After": str(RETRY_UNAVAILABLE_AFTER_S)},
+    # Not the client's fault and not a bug: say so, and when to try again.
+    return await api_error_handler(
+        request, unavailable("a data store is unreachable; try again shortly")
     )
 
 

@@ -19,15 +19,25 @@ BULK_THRESHOLD = 50_000  # replays and projectors: allocation bursts of whole ba
 SERVING_THRESHOLD = 10_000  # an API process: enough that steady fan-out never collects
 
 
+_active = 0  # how many `fewer_collections` blocks are open: only the outermost tunes and restores
+_saved: tuple[int, int, int] = gc.get_threshold()
+
+
 @contextmanager
 def fewer_collections(threshold: int = BULK_THRESHOLD) -> Iterator[None]:
     """Collect young objects after `threshold` more allocations than deallocations, and never
-    rescan what exists now (modules, models, settings live as long as the process)."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(threshold, before[1], before[2])
+    rescan what exists now (modules, models, settings live as long as the process). Blocks may
+    nest or overlap (in any order of leaving): the settings come back when the last one ends."""
+    global _active, _saved
+    if _active == 0:
+        _saved = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(threshold, _saved[1], _saved[2])
+    _active += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        _active -= 1
+        if _active == 0:
+            gc.set_threshold(*_saved)
+            gc.unfreeze()

@@ -52,9 +52,11 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from eventlog.collector import fewer_collections
     from projections.replay import replay
 
-    report = asyncio.run(replay(settings, args.projections or None))
+    with fewer_collections():
+        report = asyncio.run(replay(settings, args.projections or None))
     print(report)
     return 0
 

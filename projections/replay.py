@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
-from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
@@ -90,19 +89,8 @@ async def replay(
 
     `workers` processes (default: one per CPU, at most 2, for logs of `PARALLEL_FROM` entries or
     more) each apply one partition of the orders up to the log's end as it was at the start; this
-    process then catches up with what was appended meanwhile and swaps."""
-    with fewer_collections():
-        return await _replay(settings, names, progress=progress, chunk=chunk, workers=workers)
-
-
-async def _replay(
-    settings: Settings,
-    names: list[str] | None,
-    *,
-    progress: bool,
-    chunk: int,
-    workers: int | None,
-) -> dict[str, Any]:
+    process then catches up with what was appended meanwhile and swaps. A process that does
+    nothing else while it replays runs it under `eventlog.collector.fewer_collections`."""
     projections = select_projections(names)
     tables = tuple(t for p in projections for t in p.tables)
     keys = Keys(settings.key_prefix)

@@ -61,5 +61,14 @@ async def test_placements_answer_503_while_redis_is_unreachable(
     without_redis: httpx.AsyncClient,
 ) -> None:
     order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
-    _assert_unavailable(await without_redis.post("/api/orders/execute", json=order))
+    keyed = await without_redis.post(
+        "/api/orders/execute", json=order, headers={"Idempotency-Key": "k-1"}
+    )
+    _assert_unavailable(keyed)
+    # Without a key a retry could place the order twice: no Retry-After, and the answer says so.
+    unkeyed = await without_redis.post("/api/orders/execute", json=order)
+    assert unkeyed.status_code == 503
+    assert "retry-after" not in unkeyed.headers
+    assert unkeyed.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert "Idempotency-Key" in unkeyed.json()["error"]
     _assert_unavailable(await without_redis.get(f"/api/orders/{uuid.uuid4()}/events"))
