@@ -65,3 +65,11 @@ class OrderFold:
             count_event(deltas, state, recorded.event)
         count_transition(deltas, self.before, after)
         return after
+
+    def settle(self, deltas: CounterDeltas) -> None:
+        """Count what the events applied so far change and forget them: the fold then counts
+        on from where the order stands, holding one state however many events it has seen
+        (the transitions of each stretch add up to the whole move)."""
+        if (after := self.count(deltas)) is not None:
+            self.before = after
+            self.applied.clear()

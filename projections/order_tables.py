@@ -100,12 +100,12 @@ async def _copy_rows(
     types: dict[str, str],
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
-    cursor = conn.cursor()
-    set_json_dumps(_already_json, context=cursor)  # jsonb values are JSON bytes already
-    async with cursor.copy(statement) as copy:
-        copy.set_types(list(types.values()))
-        for row in rows:
-            await copy.write_row(row)
+    async with conn.cursor() as cursor:
+        set_json_dumps(_already_json, context=cursor)  # jsonb values are JSON bytes already
+        async with cursor.copy(statement) as copy:
+            copy.set_types(list(types.values()))
+            for row in rows:
+                await copy.write_row(row)
 
 
 async def copy_events(conn: AsyncConnection, events: Sequence[Recorded]) -> None:

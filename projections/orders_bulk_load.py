@@ -3,8 +3,9 @@ none of its orders yet, folded in memory and written with binary COPY.
 
 It folds with the live projection's `OrderFold` and builds the same rows; only the writing
 differs. An order's row is written once, when the order is final or at the end, and every
-history row once, so nothing needs an upsert. Events of an order this load did not see start
-(possible only if the log lost its first events) go through the live projection's `apply`.
+history row once, so nothing needs an upsert; memory holds one state per open order. Events of
+an order this load did not see start (possible only if the log lost its first events) go
+through the live projection's `apply`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class OrdersBulkLoad:
                 del self._open[order_id]
                 if (after := fold.count(self._deltas)) is not None:
                     final.append(after)
+            else:
+                fold.settle(self._deltas)  # an open order keeps its state, not its events
         async with conn.transaction():
             await copy_events(conn, new)
             await copy_orders(conn, final)

@@ -220,15 +220,22 @@ async def _load_partitions(
         chunk=chunk,
         report=bar.advance,
     )
+    tasks = [
+        asyncio.ensure_future(here),
+        *(asyncio.ensure_future(follow(i, c)) for i, c in enumerate(children, start=1)),
+    ]
     try:
-        counts = await asyncio.gather(
-            here, *(follow(i, c) for i, c in enumerate(children, start=1))
-        )
+        counts = await asyncio.gather(*tasks)
     finally:
+        # One partition failed (or the replay was cancelled): stop the others too, so none goes
+        # on writing into a rebuild that is about to be dropped.
+        for task in tasks:
+            task.cancel()
         for child in children:
             if child.returncode is None:
                 child.kill()
                 await child.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return max(counts)
 
 
