@@ -33,6 +33,7 @@ from api.stream_messages import (
     event_message,
     heartbeat_message,
 )
+from eventlog.cancelling import cancel_until_done
 from eventlog.codec import UndecodableEntryError, decode
 from eventlog.keys import Keys
 from eventlog.settings import Settings
@@ -125,11 +126,7 @@ class LogRelay:
         self._running = False
         self._stopping = True
         for task in self._tasks:
-            # redis-py can swallow a cancellation that lands in a blocking read (redis-py#2028),
-            # so cancel again until the task is gone; the reader also checks `_stopping`.
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.5)
+            await cancel_until_done(task)  # the reader also checks `_stopping`
         self._close_all(GOING_AWAY)
 
     def subscribe(

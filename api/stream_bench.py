@@ -13,7 +13,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
+from eventlog.process_readings import cpu_seconds, free_port, memory_kib
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
@@ -90,27 +90,6 @@ class _ClientProcess:
                 await self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _wait_for_port(port: int, server: Process, within: float = 30) -> None:
     deadline = time.monotonic() + within
     while True:
@@ -171,7 +150,7 @@ async def _phase(
 ) -> dict[str, Any]:
     """Append `events` OrderPlaced events (at `rate` per second, or all at once) and time them."""
     await asyncio.gather(*(g.ask({"do": "start", "events": events}) for g in groups))
-    cpu = _cpu_seconds(pid)
+    cpu = cpu_seconds(pid)
     started = time.time()
     if rate is None:
         batch = [AppendRequest([_placed()], expected_sequence=0) for _ in range(events)]
@@ -184,7 +163,7 @@ async def _phase(
                 await asyncio.sleep(pause)  # deliberate: pacing the appends
     collect = {"do": "collect", "within": 120}
     replies = await asyncio.gather(*(g.ask(collect, within=150) for g in groups))
-    server_cpu = _cpu_seconds(pid) - cpu
+    server_cpu = cpu_seconds(pid) - cpu
     missing = sum(r["missing"] for r in replies)
     if missing:
         raise RuntimeError(f"{missing} messages not delivered within 120 s")
@@ -218,7 +197,7 @@ async def bench_websocket(
     client_processes: int = CLIENT_PROCESSES,
 ) -> dict[str, Any]:
     """Figures for `clients` sockets on /api/orders/stream/all of one API process."""
-    port = _free_port()
+    port = free_port()
     run = settings.model_copy(update={"key_prefix": f"bench{uuid.uuid4().hex[:8]}", "port": port})
     env = {
         **os.environ,
@@ -233,9 +212,9 @@ async def bench_websocket(
         await _wait_for_port(port, server)
         for warm in await _connect(port, 20, 1, deflate):
             await warm.stop()
-        rss_before = _rss_kib(server.pid)
+        rss_before = memory_kib(server.pid)
         groups = await _connect(port, clients, client_processes, deflate)
-        rss_after = _rss_kib(server.pid)
+        rss_after = memory_kib(server.pid)
         appender = EventAppender(redis, keys)
         paced = await _phase(appender, groups, clients, server.pid, events, rate)
         bursted = await _phase(appender, groups, clients, server.pid, burst, None)

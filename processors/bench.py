@@ -19,6 +19,7 @@ from typing import Any
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.process_readings import cpu_seconds, memory_kib
 from eventlog.settings import Settings
 from schema.events import OrderPlaced, new_event
 
@@ -58,15 +59,15 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
     try:
         await _wait_until_ready(redis, keys, names, started)
         start_position = "0-0"
-        cpu_before = sum(_cpu_seconds(process.pid) for process in started)
+        cpu_before = sum(cpu_seconds(process.pid) for process in started)
         began = time.perf_counter()
         await _place(EventAppender(redis, keys), orders)
         appended = time.perf_counter()
         finished, latencies = await _wait_for_terminals(redis, keys, start_position, orders)
         caught_up = await _wait_until_group_caught_up(redis, keys)
         elapsed = caught_up - began
-        cpu = sum(_cpu_seconds(process.pid) for process in started) - cpu_before
-        peaks = [_peak_rss_mb(process.pid) for process in started]
+        cpu = sum(cpu_seconds(process.pid) for process in started) - cpu_before
+        peaks = [round(memory_kib(process.pid, "VmHWM") / 1024, 1) for process in started]
     finally:
         for process in started:
             if process.poll() is None:
@@ -171,25 +172,6 @@ async def _wait_until_group_caught_up(redis: Any, keys: Keys) -> float:
         if group["pending"] == 0 and group.get("lag") == 0:
             return time.perf_counter()
         await asyncio.sleep(0.01)  # polling the group's progress
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process used so far (Linux; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
 
 
 def bench_execution_suite(settings: Settings) -> dict[str, float]:

@@ -18,6 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from eventlog.append import ConcurrencyError, EventAppender
+from eventlog.cancelling import cancel_until_done
 from eventlog.codec import Recorded
 from eventlog.consumer import INFRASTRUCTURE_ERRORS, Consumer, ConsumerConfig
 from eventlog.group_commit import GroupCommitAppender
@@ -129,10 +130,9 @@ class ExecutionProcessor:
         except asyncio.CancelledError:
             # Cancelled from outside: drop the orders in hand as a crash would; their entries stay
             # pending for whoever reclaims them.
-            for task in self._order_tasks:
-                task.cancel()
-            consumer.cancel()
-            await asyncio.gather(consumer, return_exceptions=True)
+            halt.set()  # should a cancellation be swallowed, the consumer stops at its next round
+            await asyncio.gather(*(cancel_until_done(task) for task in list(self._order_tasks)))
+            await cancel_until_done(consumer)
             raise
         finally:
             halt.set()

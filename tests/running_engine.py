@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 import redis
+
+from eventlog.process_readings import free_port
 
 FAST_VENUES = {
     "OEE_VENUE_QUOTE_LATENCY_MS": "0",
@@ -24,13 +25,6 @@ FAST_VENUES = {
     "MAX_ORDERS_PER_MINUTE": "0",
     "LOG_LEVEL": "WARNING",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_healthy(base_url: str, process: subprocess.Popen[bytes], within: float = 30) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from eventlog.process_readings import free_port
 from eventlog.settings import Settings
 from schema.migrate import migrate
 
@@ -33,13 +33,6 @@ class BenchScope:
     env: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def bench_scope(base: Settings) -> Iterator[BenchScope]:
     """A fresh migrated schema, key prefix and port; the schema is dropped afterwards."""
@@ -51,7 +44,12 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
         scoped = make_conninfo(database_url, options=f"-c search_path={tag}")
         migrate(scoped)
         settings = base.model_copy(
-            update={"database_url": scoped, "key_prefix": tag, "port": _free_port(), "host": HOST}
+            update={
+                "database_url": scoped,
+                "key_prefix": tag,
+                "port": free_port(HOST),
+                "host": HOST,
+            }
         )
         env = {
             **os.environ,
@@ -87,10 +85,3 @@ def wait_healthy(port: int, within: float = 30) -> None:
                 return
         time.sleep(0.05)  # deliberate: polling a starting server, with a deadline
     raise RuntimeError("the API did not become healthy")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

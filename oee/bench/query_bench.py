@@ -12,8 +12,9 @@ from typing import Any
 from eventlog.append import EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
+from eventlog.process_readings import cpu_seconds
 from eventlog.settings import Settings
-from oee.bench.api_process import HOST, bench_scope, cpu_seconds, part_process, wait_healthy
+from oee.bench.api_process import HOST, bench_scope, part_process, wait_healthy
 from oee.bench.http_load import closed_loop, get, open_loop, run_load
 from projections.run import drain_projections
 from projections.sample_histories import append_histories, build_histories

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from eventlog.process_readings import free_port
 from eventlog.settings import Settings
 from oee.up import api_is_healthy
 
@@ -62,7 +62,7 @@ def bench_startup_suite(settings: Settings) -> dict[str, float]:
 
 def time_until_healthy(data_dir: Path) -> float:
     """Launch `oee up` on `data_dir`, time it until healthy, then stop it with SIGINT."""
-    port = _free_port()
+    port = free_port()
     env = {name: value for name, value in os.environ.items() if name not in _UNSET}
     env |= {"PORT": str(port), "OEE_DATA_DIR": str(data_dir), "HOST": "127.0.0.1"}
     with tempfile.TemporaryFile() as log:
@@ -85,12 +85,6 @@ def time_until_healthy(data_dir: Path) -> float:
                 up.kill()
                 up.wait()
     return elapsed
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":

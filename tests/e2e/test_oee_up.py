@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,8 @@ import psycopg
 import pytest
 import redis
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from eventlog.process_readings import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MACHINE_PORTS = {5432, 6379}
@@ -42,12 +43,6 @@ def data_dir() -> Iterator[Path]:
     yield path
     shutil.rmtree(path, ignore_errors=True)
     path.with_suffix(".log").unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

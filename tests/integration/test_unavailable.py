@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,22 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
+from eventlog.process_readings import free_port
 from eventlog.settings import Settings
 from tests.in_process_api import in_process_api
-
-
-def _closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 async def without_postgres(make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
-        database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/test",
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/test",
         api_store_timeout_seconds=0.3,
     )
     async with in_process_api(settings) as client:
@@ -35,7 +27,7 @@ async def without_postgres(make_settings: Any) -> AsyncIterator[httpx.AsyncClien
 
 @pytest.fixture
 async def without_redis(make_settings: Any, migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with in_process_api(settings) as client:
         yield client
 
