@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 import psycopg
+import redis
 from psycopg.conninfo import make_conninfo
 
 from eventlog.process_readings import free_port
@@ -35,7 +36,8 @@ class BenchScope:
 
 @contextlib.contextmanager
 def bench_scope(base: Settings) -> Iterator[BenchScope]:
-    """A fresh migrated schema, key prefix and port; the schema is dropped afterwards."""
+    """A fresh migrated schema, key prefix and port; the schema and the keys are dropped
+    afterwards."""
     database_url = base.require_database_url()
     tag = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -64,6 +66,16 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
+        _delete_keys(base.require_redis_url(), tag)
+
+
+def _delete_keys(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1_000):
+            client.unlink(key)
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager
