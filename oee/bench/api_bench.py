@@ -17,7 +17,7 @@ SECONDS = 5.0
 ORDER = orjson.dumps({"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
 
 
-def bench_api(settings: Settings) -> dict[str, Any]:
+def bench_api(settings: Settings, seconds: float = SECONDS) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with bench_scope(settings) as scope:
         port = scope.settings.port
@@ -25,12 +25,12 @@ def bench_api(settings: Settings) -> dict[str, Any]:
         with part_process("api", scope):
             wait_healthy(port)
             saturated = run_load(
-                closed_loop(HOST, port, lambda n: place, connections=64, seconds=SECONDS)
+                closed_loop(HOST, port, lambda n: place, connections=64, seconds=seconds)
             )
             figures["accept_per_s_saturation_64_conns"] = round(
                 saturated.statuses.get(202, 0) / saturated.elapsed_s
             )
-            offered = run_load(open_loop(HOST, port, lambda n: place, rate=1_000, seconds=SECONDS))
+            offered = run_load(open_loop(HOST, port, lambda n: place, rate=1_000, seconds=seconds))
             figures["accept_p50_ms_at_1000_per_s"] = round(offered.percentile(0.50), 2)
             figures["accept_p99_ms_at_1000_per_s"] = round(offered.percentile(0.99), 2)
             figures["accept_non_202"] = sum(v for k, v in offered.statuses.items() if k != 202)

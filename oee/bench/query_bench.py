@@ -34,25 +34,27 @@ async def _seed(settings: Settings, orders: int) -> list[str]:
     return sorted({str(e.order_id) for e in history})
 
 
-def bench_query(settings: Settings, orders: int = ORDERS) -> dict[str, Any]:
+def bench_query(
+    settings: Settings, orders: int = ORDERS, seconds: float = SECONDS
+) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with bench_scope(settings) as scope:
         port = scope.settings.port
         ids = asyncio.run(_seed(scope.settings, orders))
         rng = random.Random(5)
         requests = [get(HOST, f"/api/orders/{rng.choice(ids)}") for _ in range(100_000)]
+
+        def request(n: int) -> bytes:
+            return requests[n % len(requests)]
+
         with part_process("api", scope) as server:
             wait_healthy(port)
             # Warm up: prepared statements, pool connections.
-            run_load(closed_loop(HOST, port, requests.__getitem__, connections=16, seconds=1))
+            run_load(closed_loop(HOST, port, request, connections=16, seconds=min(1, seconds)))
             cpu_before = cpu_seconds(server.pid)
-            saturated = run_load(
-                closed_loop(HOST, port, requests.__getitem__, connections=32, seconds=SECONDS)
-            )
+            saturated = run_load(closed_loop(HOST, port, request, connections=32, seconds=seconds))
             cpu = cpu_seconds(server.pid) - cpu_before
-            offered = run_load(
-                open_loop(HOST, port, requests.__getitem__, rate=1_000, seconds=SECONDS)
-            )
+            offered = run_load(open_loop(HOST, port, request, rate=1_000, seconds=seconds))
     figures["orders"] = len(ids)
     figures["get_order_per_s_saturation_32_conns"] = round(saturated.per_second)
     # What one core of the API process serves: the load generator shares the machine's cores.
