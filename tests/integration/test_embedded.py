@@ -22,7 +22,8 @@ import psycopg
 import pytest
 import redis
 
-from oee.embedded import DataDirBusyError, EmbeddedServers, PrivateFolderError
+from oee.embedded import EmbeddedServers
+from oee.embedded_host import DataDirBusyError, PrivateFolderError
 from oee.processes import pids_running_in, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
