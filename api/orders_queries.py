@@ -2,17 +2,21 @@
 
 Plain SQL over tables only projectors write. Right after a POST an order may not be projected yet;
 then it is folded from the log (read-your-writes), so a client never sees a 404 for its own order.
+One order and its events are read from the log too while PostgreSQL is unreachable.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,6 +40,22 @@ _ORDER_EVENTS = (
 _FILTERS = {"status": "status", "tokenIn": "token_in", "tokenOut": "token_out"}
 
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def _unless_unreachable(read: Awaitable[T], order_id: uuid.UUID) -> T | None:
+    """What `read` gets from PostgreSQL, or None while it cannot be reached (a pool timeout is an
+    OperationalError too): the log, the system of record, then answers alone."""
+    try:
+        return await read
+    except (psycopg.OperationalError, TimeoutError) as exc:
+        logger.warning(
+            "order_id=%s: PostgreSQL unreachable (%s); answering from the log", order_id, exc
+        )
+        return None
+
+
 def _not_found(order_id: object) -> ApiError:
     return ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found")
 
@@ -43,7 +63,7 @@ def _not_found(order_id: object) -> ApiError:
 async def get_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    row = await res.orders.get(order_id)
+    row = await _unless_unreachable(res.orders.get(order_id), order_id)
     if row is not None:
         return JSONResponse({"success": True, "order": render_order_row(row)})
     state = await res.intake.current_state(order_id)
@@ -57,7 +77,7 @@ async def get_order_events(request: Request) -> Response:
     table has fewer of them than the log (not projected yet)."""
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    rows = await fetch_rows(res.pool, _ORDER_EVENTS, (order_id,))
+    rows = await _unless_unreachable(fetch_rows(res.pool, _ORDER_EVENTS, (order_id,)), order_id)
     logged = await order_sequence(res.redis, res.keys, order_id)
     if rows and len(rows) >= logged:
         events = [render_event_row(row) for row in rows]

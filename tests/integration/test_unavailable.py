@@ -40,13 +40,30 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert body["code"] == "SERVICE_UNAVAILABLE"
 
 
-async def test_queries_answer_503_while_postgres_is_unreachable(
+async def test_lists_answer_503_while_postgres_is_unreachable(
     without_postgres: httpx.AsyncClient,
 ) -> None:
-    for path in (f"/api/orders/{uuid.uuid4()}", "/api/orders", "/api/orders?status=confirmed"):
+    for path in ("/api/orders", "/api/orders?status=confirmed"):
         _assert_unavailable(await without_postgres.get(path))
     health = await without_postgres.get("/health")
     assert health.status_code == 503
+
+
+async def test_one_order_is_read_from_the_log_while_postgres_is_unreachable(
+    without_postgres: httpx.AsyncClient,
+) -> None:
+    order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "2.5"}
+    placed = await without_postgres.post("/api/orders/execute", json=order)
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["orderId"]
+    found = await without_postgres.get(f"/api/orders/{order_id}")
+    assert found.status_code == 200, found.text
+    assert found.json()["order"]["status"] == "pending"
+    assert found.json()["order"]["amountIn"] == "2.5"
+    events = await without_postgres.get(f"/api/orders/{order_id}/events")
+    assert [e["type"] for e in events.json()["events"]] == ["OrderPlaced"]
+    # The log is the system of record: an order it does not hold does not exist.
+    assert (await without_postgres.get(f"/api/orders/{uuid.uuid4()}")).status_code == 404
 
 
 async def test_placements_answer_503_while_redis_is_unreachable(
