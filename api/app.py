@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> Starlette:
             pool,
             appender,
             intake,
-            OrderLookup(pool, settings.api_store_timeout_seconds),
+            OrderLookup(pool),
         )
         app.state.relay = relay = LogRelay(redis, keys, settings)
         await relay.start()

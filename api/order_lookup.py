@@ -5,7 +5,6 @@ PostgreSQL and the driver do one round trip for many requests. Each caller gets 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -42,19 +41,15 @@ async def fetch_rows(pool: AsyncConnectionPool, query: str, params: Sequence[Any
 
 
 class OrderLookup:
-    """`await lookup.get(order_id)`: the order's row, or None when it is not projected.
+    """`await lookup.get(order_id)`: the order's row, or None when it is not projected. A caller
+    that stops waiting (a timeout) is dropped from the batches still to come."""
 
-    A read that waits longer than `timeout` seconds, counted from its own request (queued behind
-    a slow batch or not), raises TimeoutError."""
-
-    def __init__(self, pool: AsyncConnectionPool, timeout: float) -> None:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._timeout = timeout
         self._batcher: TurnBatcher[uuid.UUID, Row | None] = TurnBatcher(self._read)
 
     async def get(self, order_id: uuid.UUID) -> Row | None:
-        async with asyncio.timeout(self._timeout):
-            return await self._batcher.submit(order_id)
+        return await self._batcher.submit(order_id)
 
     async def _read(self, order_ids: Sequence[uuid.UUID]) -> list[Row | None]:
         rows = await fetch_rows(self._pool, _ORDERS_BY_ID, (list(set(order_ids)),))

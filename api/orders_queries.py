@@ -7,9 +7,11 @@ One order and its events are read from the log too while PostgreSQL is unreachab
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime
@@ -44,15 +46,27 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-async def _unless_unreachable(read: Awaitable[T], order_id: uuid.UUID) -> T | None:
-    """What `read` gets from PostgreSQL, or None while it cannot be reached (a pool timeout is an
-    OperationalError too): the log, the system of record, then answers alone."""
+_WARN_EVERY_S = 10.0
+_last_warning = -_WARN_EVERY_S
+
+
+async def _unless_unreachable(read: Awaitable[T], order_id: uuid.UUID, within_s: float) -> T | None:
+    """What `read` gets from PostgreSQL within `within_s` seconds, or None when it cannot be
+    reached in that time (a pool timeout is an OperationalError too): the log, the system of
+    record, then answers alone."""
+    global _last_warning
     try:
-        return await read
+        async with asyncio.timeout(within_s):
+            return await read
     except (psycopg.OperationalError, TimeoutError) as exc:
-        logger.warning(
-            "order_id=%s: PostgreSQL unreachable (%s); answering from the log", order_id, exc
-        )
+        now = time.monotonic()
+        if now - _last_warning >= _WARN_EVERY_S:  # one line per outage, not one per request
+            _last_warning = now
+            logger.warning(
+                "order_id=%s: PostgreSQL unreachable (%r); answering reads from the log",
+                order_id,
+                exc,
+            )
         return None
 
 
@@ -63,7 +77,8 @@ def _not_found(order_id: object) -> ApiError:
 async def get_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    row = await _unless_unreachable(res.orders.get(order_id), order_id)
+    wait = res.settings.api_store_timeout_seconds
+    row = await _unless_unreachable(res.orders.get(order_id), order_id, wait)
     if row is not None:
         return JSONResponse({"success": True, "order": render_order_row(row)})
     state = await res.intake.current_state(order_id)
@@ -77,7 +92,10 @@ async def get_order_events(request: Request) -> Response:
     table has fewer of them than the log (not projected yet)."""
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
-    rows = await _unless_unreachable(fetch_rows(res.pool, _ORDER_EVENTS, (order_id,)), order_id)
+    wait = res.settings.api_store_timeout_seconds
+    rows = await _unless_unreachable(
+        fetch_rows(res.pool, _ORDER_EVENTS, (order_id,)), order_id, wait
+    )
     logged = await order_sequence(res.redis, res.keys, order_id)
     if rows and len(rows) >= logged:
         events = [render_event_row(row) for row in rows]

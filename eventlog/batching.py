@@ -34,7 +34,13 @@ class TurnBatcher(Generic[Request, Result]):
         try:
             await asyncio.sleep(0)  # let the other orders of this turn join the batch
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                # Callers that gave up while waiting (timed out, cancelled) are not asked for.
+                batch = [
+                    (request, future) for request, future in self._waiting if not future.done()
+                ]
+                self._waiting = []
+                if not batch:
+                    continue
                 try:
                     results = await self._run_batch([request for request, _ in batch])
                 except Exception as exc:  # each caller gets the failure, to handle as its own

@@ -13,7 +13,14 @@ RECANCEL_AFTER_S = 0.5
 
 async def cancel_until_done(task: asyncio.Future[Any]) -> None:
     """Cancel `task` and wait for it to end, cancelling again while it runs on; never raises
-    the task's own outcome."""
+    the task's own outcome. Cancelled itself meanwhile, it still waits for the task to end, then
+    raises CancelledError: a caller that returns has nothing left running."""
+    cancelled = False
     while not task.done():
         task.cancel()
-        await asyncio.wait({task}, timeout=RECANCEL_AFTER_S)
+        try:
+            await asyncio.wait({task}, timeout=RECANCEL_AFTER_S)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError

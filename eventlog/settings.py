@@ -61,7 +61,8 @@ class Settings(BaseModel):
     projection_batch_size: int = Field(default=2_000, ge=1, le=50_000)
     health_ttl_seconds: int = Field(default=15, ge=1)
 
-    # How long an API request waits for a PostgreSQL connection before answering 503.
+    # How long an API request waits for PostgreSQL (a connection; for one order, its read too)
+    # before answering 503, or for one order and its events, answering from the log.
     api_store_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # WebSocket streams (api/streams.py).

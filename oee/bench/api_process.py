@@ -64,16 +64,22 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
         }
         yield BenchScope(settings, env)
     finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
-        _delete_keys(base.require_redis_url(), tag)
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
+        finally:
+            _delete_keys(base.require_redis_url(), tag)
 
 
 def _delete_keys(redis_url: str, prefix: str) -> None:
+    """Remove the benchmark's keys; a failure is reported, never raised over the benchmark's
+    own outcome."""
     client = redis.Redis.from_url(redis_url)
     try:
         for key in client.scan_iter(match=f"{prefix}:*", count=1_000):
             client.unlink(key)
+    except redis.RedisError as exc:
+        print(f"could not remove the keys {prefix}:*: {exc}", file=sys.stderr)
     finally:
         client.close()
 
