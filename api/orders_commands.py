@@ -86,11 +86,17 @@ async def cancel_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
     try:
-        position = await res.intake.cancel(order_id)
+        cancelled = await res.intake.cancel(order_id)
     except OrderNotFoundError:
         raise ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found") from None
     except TooLateToCancelError as exc:
         raise ApiError(409, "TOO_LATE_TO_CANCEL", str(exc)) from None
     return JSONResponse(
-        {"success": True, "orderId": str(order_id), "status": "cancelled", "position": position}
+        {
+            "success": True,
+            "orderId": str(order_id),
+            "status": "cancelled",
+            "position": cancelled.position,
+            "replayed": cancelled.replayed,
+        }
     )

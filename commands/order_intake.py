@@ -22,7 +22,7 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from schema.events import OrderCancelled, new_event
 from schema.order_state import OrderState, fold
-from schema.statuses import CANCELLABLE_STATUSES
+from schema.statuses import CANCELLABLE_STATUSES, OrderStatus
 
 
 class IdempotencyConflictError(RuntimeError):
@@ -52,6 +52,12 @@ class Placed:
     order_id: uuid.UUID
     position: str | None  # None when an earlier request with the same key placed it
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    position: str  # of the order's OrderCancelled
+    replayed: bool  # it was cancelled already; nothing was appended
 
 
 class OrderIntake:
@@ -101,12 +107,18 @@ class OrderIntake:
         """The order's state folded from the log: always current, even before any projection."""
         return fold(r.event for r in await read_order(self._redis, self._keys, order_id))
 
-    async def cancel(self, order_id: uuid.UUID, reason: str = "cancelled by client") -> str:
-        """Cancel an order not yet submitted; returns the position of `OrderCancelled`."""
+    async def cancel(self, order_id: uuid.UUID, reason: str = "cancelled by client") -> Cancelled:
+        """Cancel an order not yet submitted; returns where `OrderCancelled` stands. Cancelling an
+        order that is cancelled already answers the same (a retried request after a lost reply
+        must not hear "too late")."""
         for _ in range(5):
-            state = await self.current_state(order_id)
+            history = await read_order(self._redis, self._keys, order_id)
+            state = fold(r.event for r in history)
             if state is None:
                 raise OrderNotFoundError(order_id)
+            if state.status is OrderStatus.CANCELLED:
+                done = next(r for r in reversed(history) if r.event.type == "OrderCancelled")
+                return Cancelled(done.position, replayed=True)
             if state.status not in CANCELLABLE_STATUSES:
                 raise TooLateToCancelError(order_id, state.status.value)
             event = new_event(
@@ -118,7 +130,7 @@ class OrderIntake:
             try:
                 result = await self._appender.append([event], expected_sequence=state.sequence)
             except ConcurrencyError:
-                continue  # the processor moved the order on: look again
+                continue  # the processor (or another cancel) moved the order on: look again
             assert isinstance(result, list)
-            return result[0]
+            return Cancelled(result[0], replayed=False)
         raise TooLateToCancelError(order_id, "changing too fast")

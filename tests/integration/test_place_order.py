@@ -8,8 +8,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
+from projections.sample_histories import append_histories, build_histories
 
 GOOD = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
@@ -172,7 +174,7 @@ async def test_the_intake_limit_answers_429_with_retry_after(
     assert await _log_length(redis, keys) == 4
 
 
-async def test_a_pending_order_can_be_cancelled_once(
+async def test_a_pending_order_is_cancelled_once_and_a_retried_cancel_gets_the_same_answer(
     api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
 ) -> None:
     order_id = (await api.post("/api/orders/execute", json=GOOD)).json()["orderId"]
@@ -180,8 +182,10 @@ async def test_a_pending_order_can_be_cancelled_once(
     again = await api.post(f"/api/orders/{order_id}/cancel")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    assert again.status_code == 409
-    assert again.json()["code"] == "TOO_LATE_TO_CANCEL"
+    assert cancelled.json()["replayed"] is False
+    assert again.status_code == 200, again.text
+    assert again.json()["replayed"] is True
+    assert again.json()["position"] == cancelled.json()["position"]
     import uuid
 
     history = await read_order(redis, keys, uuid.UUID(order_id))
@@ -193,3 +197,16 @@ async def test_cancelling_an_unknown_order_is_404(api: httpx.AsyncClient, order_
     response = await api.post(f"/api/orders/{order_id}/cancel")
     assert response.status_code == 404
     assert response.json()["code"] == "ORDER_NOT_FOUND"
+
+
+async def test_an_order_past_submission_cannot_be_cancelled(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(20, seed=4)
+    await append_histories(EventAppender(redis, keys), events)
+    confirmed = next(e.order_id for e in events if e.type == "OrderConfirmed")
+    response = await api.post(f"/api/orders/{confirmed}/cancel")
+    assert response.status_code == 409
+    assert response.json()["code"] == "TOO_LATE_TO_CANCEL"
+    history = await read_order(redis, keys, confirmed)
+    assert history[-1].event.type == "OrderConfirmed"
