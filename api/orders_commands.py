@@ -16,6 +16,7 @@ from commands.intake_limit import IntakeLimitedError
 from commands.order_intake import (
     IdempotencyConflictError,
     OrderNotFoundError,
+    PlacementOutcomeUnknownError,
     TooLateToCancelError,
 )
 from commands.place_order import CommandRejectedError
@@ -44,16 +45,28 @@ async def place_order(request: Request) -> Response:
         placed = await res.intake.place(
             body, client_id=client_identity(request), idempotency_key=idempotency_key
         )
-    except UNAVAILABLE_ERRORS:
+    except PlacementOutcomeUnknownError as exc:
         # The append may have reached the log before the connection failed: only a placement
-        # with an Idempotency-Key is safe to repeat, so only it is told to retry.
+        # with an Idempotency-Key is safe to repeat, so only it is told to retry. Either way the
+        # order's id says where to look once the log is back.
+        lookup = [
+            {
+                "orderId": str(exc.order_id),
+                "message": f"GET /api/orders/{exc.order_id} tells: 404 means it was not accepted",
+            }
+        ]
         if idempotency_key is not None:
-            raise unavailable("the event log is unreachable; retry with the same key") from None
+            raise unavailable(
+                "the event log is unreachable; retry with the same key", details=lookup
+            ) from None
         raise unavailable(
             "the event log is unreachable; the order may or may not have been accepted."
             " Send an Idempotency-Key to retry placements safely",
             retry=False,
+            details=lookup,
         ) from None
+    except UNAVAILABLE_ERRORS:
+        raise unavailable("the event log is unreachable; the order was not accepted") from None
     except CommandRejectedError as exc:
         raise ApiError(400, exc.code, exc.message, exc.details) from None
     except InvalidIdempotencyKeyError as exc:

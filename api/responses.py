@@ -81,10 +81,12 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 RETRY_UNAVAILABLE_AFTER_S = 1
 
 
-def unavailable(message: str, *, retry: bool = True) -> ApiError:
+def unavailable(
+    message: str, *, retry: bool = True, details: list[dict[str, Any]] | None = None
+) -> ApiError:
     """503: a data store is unreachable. `retry` adds Retry-After, for requests safe to repeat."""
     headers = {"Retry-After": str(RETRY_UNAVAILABLE_AFTER_S)} if retry else None
-    return ApiError(503, "SERVICE_UNAVAILABLE", message, headers=headers)
+    return ApiError(503, "SERVICE_UNAVAILABLE", message, details=details, headers=headers)
 
 
 async def unavailable_error_handler(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, 
 from commands.intake_limit import IntakeLimit
 from commands.place_order import decide_place_order, parse_place_order
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
+from eventlog.consumer import INFRASTRUCTURE_ERRORS
 from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
@@ -32,6 +33,15 @@ class IdempotencyConflictError(RuntimeError):
         )
         self.key = key
         self.order_id = order_id
+
+
+class PlacementOutcomeUnknownError(RuntimeError):
+    """The log became unreachable while the order's event was on its way: it may or may not have
+    been appended. The order's id is known, so the log can be asked once it is back."""
+
+    def __init__(self, order_id: uuid.UUID) -> None:
+        self.order_id = order_id
+        super().__init__(f"order {order_id}: the log was unreachable; accepted or not is unknown")
 
 
 class OrderNotFoundError(LookupError):
@@ -94,7 +104,10 @@ class OrderIntake:
             claim = Claim(
                 self._keys.idempotency(client_id, idempotency_key), record.encode(), KEY_TTL_SECONDS
             )
-        result = await self._appender.append_claimed([event], expected_sequence=0, claim=claim)
+        try:
+            result = await self._appender.append_claimed([event], expected_sequence=0, claim=claim)
+        except INFRASTRUCTURE_ERRORS as exc:
+            raise PlacementOutcomeUnknownError(event.order_id) from exc
         if isinstance(result, ClaimTaken):
             assert idempotency_key is not None
             earlier = IdempotencyRecord.decode(result.value)

@@ -80,4 +80,21 @@ async def test_placements_answer_503_while_redis_is_unreachable(
     assert "retry-after" not in unkeyed.headers
     assert unkeyed.json()["code"] == "SERVICE_UNAVAILABLE"
     assert "Idempotency-Key" in unkeyed.json()["error"]
+    # Both name the order's id, to look it up once the log is back.
+    for answer in (keyed, unkeyed):
+        order_id = answer.json()["details"][0]["orderId"]
+        assert str(uuid.UUID(order_id)) == order_id
     _assert_unavailable(await without_redis.get(f"/api/orders/{uuid.uuid4()}/events"))
+
+
+async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accepted(
+    make_settings: Any, migrated: Settings
+) -> None:
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", intake_rate_limit_per_minute=100
+    )
+    order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
+    async with in_process_api(settings) as client:
+        answer = await client.post("/api/orders/execute", json=order)
+    _assert_unavailable(answer)  # the rate limit's check failed first: safe to retry
+    assert "not accepted" in answer.json()["error"]
