@@ -252,8 +252,11 @@ class Consumer:
                 await self._back_off()
             except Exception as exc:  # the handler's own failure: isolate the entry that causes it
                 if len(batch) > 1:
-                    for recorded in batch:
-                        await self._handle([recorded])
+                    # Halves, in log order: one bad entry in 2,000 costs about 22 handler calls
+                    # instead of 2,000, and the good entries are still handled in batches.
+                    middle = len(batch) // 2
+                    await self._handle(batch[:middle])
+                    await self._handle(batch[middle:])
                     return
                 await self._record_failure(batch[0], exc)
                 return
