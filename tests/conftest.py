@@ -94,7 +94,8 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-async def api(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client over the API app in this process, its lifespan running."""
+async def api(migrated: Settings, redis: aioredis.Redis) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the API app in this process, its lifespan running (the `redis`
+    fixture removes the test's keys afterwards)."""
     async with in_process_api(migrated) as client:
         yield client

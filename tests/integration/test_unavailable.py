@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from eventlog.process_readings import free_port
 from eventlog.settings import Settings
@@ -16,7 +17,11 @@ from tests.in_process_api import in_process_api
 
 
 @pytest.fixture
-async def without_postgres(make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def without_postgres(
+    make_settings: Any, redis: aioredis.Redis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with PostgreSQL on a closed port; Redis is real (the `redis` fixture removes the
+    test's keys afterwards)."""
     settings = make_settings(
         database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/test",
         api_store_timeout_seconds=0.3,
