@@ -22,14 +22,12 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from eventlog.append import EventAppender
 from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from projections.orders_projection import OrdersProjection
 from projections.replay import replay
-from projections.sample_histories import append_histories, build_histories
+from projections.sample_histories import write_histories
 from projections.snapshot import snapshot
 from schema.migrate import migrate
 
@@ -91,13 +89,8 @@ def cpu_per_event(seconds: float, events: int) -> float | None:
 
 
 async def write_log(settings: Settings, events: int, seed: int = 1) -> int:
-    history = build_histories(max(1, int(events / EVENTS_PER_ORDER)), seed=seed)
-    redis = redis_client(settings)
-    try:
-        await append_histories(EventAppender(redis, Keys(settings.key_prefix)), history)
-    finally:
-        await redis.aclose()
-    return len(history)
+    orders = max(1, int(events / EVENTS_PER_ORDER))
+    return len(await write_histories(settings, orders, seed=seed))
 
 
 async def project_with_processes(

@@ -14,6 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from eventlog.append import AppendRequest, EventAppender
+from eventlog.connections import redis_client
+from eventlog.keys import Keys
+from eventlog.settings import Settings
 from schema.events import (
     AttemptFailed,
     Event,
@@ -186,3 +189,15 @@ async def append_histories(
         for result in results:
             if isinstance(result, Exception):
                 raise result
+
+
+async def write_histories(settings: Settings, orders: int, *, seed: int) -> list[Event[Any]]:
+    """Build `orders` seeded histories and append them to the settings' log, through a client of
+    its own (benchmarks); returns the events written."""
+    history = build_histories(orders, seed=seed)
+    redis = redis_client(settings)
+    try:
+        await append_histories(EventAppender(redis, Keys(settings.key_prefix)), history)
+    finally:
+        await redis.aclose()
+    return history

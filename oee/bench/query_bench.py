@@ -9,27 +9,19 @@ import asyncio
 import random
 from typing import Any
 
-from eventlog.append import EventAppender
-from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.process_readings import cpu_seconds
 from eventlog.settings import Settings
 from oee.bench.api_process import HOST, bench_scope, part_process, wait_healthy
 from oee.bench.http_load import closed_loop, get, open_loop, run_load
 from projections.run import drain_projections
-from projections.sample_histories import append_histories, build_histories
+from projections.sample_histories import write_histories
 
 ORDERS = 5_000
 SECONDS = 5.0
 
 
 async def _seed(settings: Settings, orders: int) -> list[str]:
-    history = build_histories(orders, seed=31)
-    redis = redis_client(settings)
-    try:
-        await append_histories(EventAppender(redis, Keys(settings.key_prefix)), history)
-    finally:
-        await redis.aclose()
+    history = await write_histories(settings, orders, seed=31)
     await drain_projections(settings)
     return sorted({str(e.order_id) for e in history})
 
