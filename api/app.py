@@ -19,7 +19,6 @@ from api.orders_queries import get_order, get_order_events, list_orders
 from api.relay import LogRelay
 from api.resources import Resources
 from api.responses import (
-    UNAVAILABLE_ERRORS,
     ApiError,
     api_error_handler,
     http_error_handler,
@@ -33,6 +32,7 @@ from eventlog.append import EventAppender
 from eventlog.connections import postgres_pool, redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from eventlog.store_errors import STORES_UNREACHABLE
 
 
 def build_routes() -> list[BaseRoute]:
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
-            **dict.fromkeys(UNAVAILABLE_ERRORS, unavailable_error_handler),
+            **dict.fromkeys(STORES_UNREACHABLE, unavailable_error_handler),
             Exception: unexpected_error_handler,
         },
     )

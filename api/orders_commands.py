@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from api.bodies import read_json
 from api.resources import resources
-from api.responses import UNAVAILABLE_ERRORS, ApiError, JSONResponse, unavailable
+from api.responses import ApiError, JSONResponse, unavailable
 from commands.idempotency import InvalidIdempotencyKeyError
 from commands.intake_limit import IntakeLimitedError
 from commands.order_intake import (
@@ -20,6 +20,7 @@ from commands.order_intake import (
     TooLateToCancelError,
 )
 from commands.place_order import CommandRejectedError
+from eventlog.store_errors import STORES_UNREACHABLE
 
 
 def client_identity(request: Request) -> str:
@@ -65,7 +66,7 @@ async def place_order(request: Request) -> Response:
             retry=False,
             details=lookup,
         ) from None
-    except UNAVAILABLE_ERRORS:
+    except STORES_UNREACHABLE:
         raise unavailable("the event log is unreachable; the order was not accepted") from None
     except CommandRejectedError as exc:
         raise ApiError(400, exc.code, exc.message, exc.details) from None

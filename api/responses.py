@@ -8,11 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
-
-from eventlog.consumer import INFRASTRUCTURE_ERRORS
 
 
 class JSONResponse(Response):
@@ -73,11 +70,6 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-# Redis or PostgreSQL could not be reached in time (a pool timeout is an OperationalError too).
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    *INFRASTRUCTURE_ERRORS,
-    psycopg.OperationalError,
-)
 RETRY_UNAVAILABLE_AFTER_S = 1
 
 

@@ -16,11 +16,11 @@ from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, 
 from commands.intake_limit import IntakeLimit
 from commands.place_order import decide_place_order, parse_place_order
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
-from eventlog.consumer import INFRASTRUCTURE_ERRORS
 from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
+from eventlog.store_errors import REDIS_UNREACHABLE
 from schema.events import OrderCancelled, new_event
 from schema.order_state import OrderState, fold
 from schema.statuses import CANCELLABLE_STATUSES, OrderStatus
@@ -106,7 +106,7 @@ class OrderIntake:
             )
         try:
             result = await self._appender.append_claimed([event], expected_sequence=0, claim=claim)
-        except INFRASTRUCTURE_ERRORS as exc:
+        except REDIS_UNREACHABLE as exc:
             raise PlacementOutcomeUnknownError(event.order_id) from exc
         if isinstance(result, ClaimTaken):
             assert idempotency_key is not None

@@ -10,61 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from eventlog.backoff import FailureStreak, while_unreachable
 from eventlog.codec import Recorded, UndecodableEntryError, decode
+from eventlog.consumer_config import ConsumerConfig, ConsumerStats
+from eventlog.dead_letters import DeadLetters
+from eventlog.group_reads import Delivery, GroupReads
+from eventlog.health import publish_heartbeat
 from eventlog.keys import Keys
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[Recorded]], Awaitable[None]]
 DeadLetterHook = Callable[[Recorded, str], Awaitable[None]]
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerConfig:
-    group: str
-    name: str
-    batch_size: int = 500
-    block_ms: int = 1_000
-    claim_idle_ms: int = 30_000
-    max_deliveries: int = 5
-    health_ttl_seconds: int = 15
-    # 1: the handler gets whole batches, one at a time. N > 1: each entry is handled on its own,
-    # up to N at once, and acked as soon as it is done.
-    parallel: int = 1
-    failure_backoff_s: float = 0.05
-    # When set, only entries of these event types reach the handler; the others are acked
-    # together, undecoded (the execution group reads every event but acts on a few).
-    types: frozenset[str] | None = None
-    infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS
-
-
-@dataclass(slots=True)
-class ConsumerStats:
-    handled: int = 0
-    dead_lettered: int = 0
-    reclaimed: int = 0
-    failures: int = 0
-    skipped: int = 0
-    started_at: float = field(default_factory=time.time)
 
 
 class Consumer:
@@ -79,16 +42,18 @@ class Consumer:
     ) -> None:
         self._redis = redis
         self._keys = keys
-        self._stream = keys.events
         self.config = config
         self._handler = handler
         self._on_dead_letter = on_dead_letter
+        self._reads = GroupReads(redis, keys.events, config.group, config.name)
+        self._dead_letters = DeadLetters(redis, keys, config.group, config.name)
+        self._streak = FailureStreak(config.failure_backoff_s)
+        self._stopping = asyncio.Event()
         self.stats = ConsumerStats()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._check_own_pending = True
         self._next_claim_at = 0.0
         self._next_health_at = 0.0
-        self._failure_streak = 0
         self._wanted = None if config.types is None else frozenset(t.encode() for t in config.types)
         self._acks: list[str] = []  # finished in parallel mode, acked at the next round
         # Positions handed to a task and not yet acked: a re-read of this consumer's pending
@@ -98,7 +63,10 @@ class Consumer:
     # -- running -------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; then finish the entries in hand and return."""
+        """Consume until `stop` is set; then finish the entries in hand and return. A handler
+        waiting for an unreachable store gives up once `stop` is set (its entries stay pending,
+        for this consumer's next start or another consumer to reclaim)."""
+        self._stopping = stop
         await self.ensure_group()
         try:
             while not stop.is_set():
@@ -119,7 +87,9 @@ class Consumer:
 
     async def ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(self._stream, self.config.group, id="0", mkstream=True)
+            await self._redis.xgroup_create(
+                self._keys.events, self.config.group, id="0", mkstream=True
+            )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -134,18 +104,18 @@ class Consumer:
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                 return 1
             if self._check_own_pending:
-                entries = await self._read(free, "0", block_ms=None)
+                entries = await self._reads.read(free, "0", block_ms=None)
                 if not entries:
                     self._check_own_pending = False
                     return await self._round(block_ms=block_ms)
-                return await self._take(await self._with_delivery_counts(entries))
+                return await self._take(await self._reads.with_delivery_counts(entries))
             if time.monotonic() >= self._next_claim_at or block_ms is None:
                 self._next_claim_at = time.monotonic() + self.config.claim_idle_ms / 2000
-                claimed = await self._claim(free)
+                claimed = await self._reads.claim(free, self.config.claim_idle_ms)
                 if claimed:
                     self.stats.reclaimed += len(claimed)
-                    return await self._take(await self._with_delivery_counts(claimed))
-            entries = await self._read(free, ">", block_ms=block_ms)
+                    return await self._take(await self._reads.with_delivery_counts(claimed))
+            entries = await self._reads.read(free, ">", block_ms=block_ms)
             return await self._take([(position, fields, 1) for position, fields in entries])
         except ResponseError as exc:
             if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
@@ -157,50 +127,12 @@ class Consumer:
             return 1
         except self.config.infrastructure_errors as exc:
             logger.warning("consumer %s/%s: %s; retrying", self.config.group, self.config.name, exc)
-            await self._back_off()
+            await self._streak.wait()
             return 1
-
-    # -- reading ---------------------------------------------------------------------------------
-
-    async def _read(
-        self, count: int, start: str, *, block_ms: int | None
-    ) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
-        reply: Any = await self._redis.xreadgroup(
-            self.config.group, self.config.name, {self._stream: start}, count=count, block=block_ms
-        )
-        if not reply:
-            return []
-        return list(reply[0][1])
-
-    async def _claim(self, count: int) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
-        reply: Any = await self._redis.xautoclaim(
-            self._stream,
-            self.config.group,
-            self.config.name,
-            min_idle_time=self.config.claim_idle_ms,
-            start_id="0-0",
-            count=count,
-        )
-        return list(reply[1])
-
-    async def _with_delivery_counts(
-        self, entries: list[tuple[bytes, dict[bytes, bytes] | None]]
-    ) -> list[tuple[bytes, dict[bytes, bytes] | None, int]]:
-        ids = [position for position, _ in entries]
-        pending: Any = await self._redis.xpending_range(
-            self._stream,
-            self.config.group,
-            min=min(ids),
-            max=max(ids),
-            count=len(ids) * 2,
-            consumername=self.config.name,
-        )
-        counts: dict[bytes, int] = {item["message_id"]: item["times_delivered"] for item in pending}
-        return [(position, fields, counts.get(position, 1)) for position, fields in entries]
 
     # -- handling --------------------------------------------------------------------------------
 
-    async def _take(self, entries: list[tuple[bytes, dict[bytes, bytes] | None, int]]) -> int:
+    async def _take(self, entries: list[Delivery]) -> int:
         if not entries:
             return 0
         batch: list[Recorded] = []
@@ -215,13 +147,12 @@ class Consumer:
                 await self._dead_letter(position, fields, None, str(exc), deliveries)
                 continue
             if deliveries > self.config.max_deliveries:
-                error: Any = await self._redis.hget(self._errors_key, position)
-                reason = error.decode() if error else "no error recorded (consumer died?)"
+                reason = await self._dead_letters.last_error(position)
                 await self._dead_letter(position, fields, recorded, reason, deliveries)
                 continue
             batch.append(recorded)
         if skipped:
-            await self._redis.xack(self._stream, self.config.group, *skipped)
+            await self._reads.ack(*skipped)
             self.stats.skipped += len(skipped)
         if self.config.parallel == 1:
             if batch:
@@ -237,40 +168,38 @@ class Consumer:
         return len(entries)
 
     async def _handle(self, batch: list[Recorded]) -> None:
-        while True:
-            try:
-                await self._handler(batch)
-                break
-            except self.config.infrastructure_errors as exc:
-                logger.warning(
-                    "%s: infrastructure error handling %d entries from %s: %s; retrying in place",
-                    self.config.group,
-                    len(batch),
-                    batch[0].position,
-                    exc,
-                )
-                await self._back_off()
-            except Exception as exc:  # the handler's own failure: isolate the entry that causes it
-                if len(batch) > 1:
-                    # Halves, in log order: one bad entry in 2,000 costs about 22 handler calls
-                    # instead of 2,000, and the good entries are still handled in batches.
-                    middle = len(batch) // 2
-                    await self._handle(batch[:middle])
-                    await self._handle(batch[middle:])
-                    return
-                await self._record_failure(batch[0], exc)
+        try:
+            async for attempt in while_unreachable(
+                self.config.infrastructure_errors,
+                base_s=self.config.failure_backoff_s,
+                logger=logger,
+                give_up=self._stopping.is_set,
+            ):
+                with attempt:
+                    await self._handler(batch)
+        except self.config.infrastructure_errors:
+            raise
+        except Exception as exc:  # the handler's own failure: isolate the entry that causes it
+            if len(batch) > 1:
+                # Halves, in log order: one bad entry in 2,000 costs about 22 handler calls
+                # instead of 2,000, and the good entries are still handled in batches.
+                middle = len(batch) // 2
+                await self._handle(batch[:middle])
+                await self._handle(batch[middle:])
                 return
-        self._failure_streak = 0
+            await self._record_failure(batch[0], exc)
+            return
+        self._streak.reset()
         self.stats.handled += len(batch)
         if self.config.parallel == 1:
-            await self._redis.xack(self._stream, self.config.group, *(r.position for r in batch))
+            await self._reads.ack(*(r.position for r in batch))
         else:  # acked with the others that finished meanwhile, one XACK a round
             self._acks.extend(r.position for r in batch)
 
     async def _flush_acks(self) -> None:
         if self._acks:
             positions, self._acks = self._acks, []
-            await self._redis.xack(self._stream, self.config.group, *positions)
+            await self._reads.ack(*positions)
             self._held.difference_update(positions)
 
     async def _record_failure(self, recorded: Recorded, exc: Exception) -> None:
@@ -287,49 +216,24 @@ class Consumer:
         )
         self.stats.failures += 1
         self._held.discard(recorded.position)
-        await self._redis.hset(self._errors_key, recorded.position, f"{type(exc).__name__}: {exc}")
+        await self._dead_letters.record_error(recorded.position, exc)
         self._check_own_pending = True
-        await self._back_off()
+        await self._streak.wait()
 
     async def _dead_letter(
         self,
-        position: bytes | str,
+        position: bytes,
         fields: dict[bytes, bytes],
         recorded: Recorded | None,
         reason: str,
         deliveries: int,
     ) -> None:
-        pos = position.decode() if isinstance(position, bytes) else position
-        logger.error(
-            "%s: dead-lettering entry %s (order_id=%s) after %d deliveries: %s",
-            self.config.group,
-            pos,
-            fields.get(b"order_id", b"?").decode(errors="replace"),
-            deliveries,
-            reason,
-        )
         if recorded is not None and self._on_dead_letter is not None:
             await self._on_dead_letter(recorded, reason)
-        entry = {
-            **fields,
-            b"group": self.config.group.encode(),
-            b"consumer": self.config.name.encode(),
-            b"position": pos.encode(),
-            b"deliveries": str(deliveries).encode(),
-            b"error": reason.encode(),
-        }
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self._keys.dead_letters, entry)  # type: ignore[arg-type]
-            pipe.xack(self._stream, self.config.group, pos)
-            pipe.hdel(self._errors_key, pos)
-            await pipe.execute()
+        await self._dead_letters.send(position, fields, reason, deliveries)
         self.stats.dead_lettered += 1
 
     # -- bookkeeping -----------------------------------------------------------------------------
-
-    @property
-    def _errors_key(self) -> str:
-        return f"{self._keys.prefix}:errors:{self.config.group}"
 
     def _free_slots(self) -> int:
         if self.config.parallel == 1:
@@ -341,27 +245,18 @@ class Consumer:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self._flush_acks()
 
-    async def _back_off(self) -> None:
-        self._failure_streak += 1
-        delay = min(self.config.failure_backoff_s * 2 ** (self._failure_streak - 1), 2.0)
-        await asyncio.sleep(delay)
-
     async def _beat(self) -> None:
         now = time.monotonic()
         if now < self._next_health_at:
             return
         self._next_health_at = now + self.config.health_ttl_seconds / 3
-        status = {
-            "group": self.config.group,
-            "consumer": self.config.name,
-            "pid": os.getpid(),
-            "at": time.time(),
-            "handled": self.stats.handled,
-            "in_flight": len(self._in_flight),
-            "dead_lettered": self.stats.dead_lettered,
-        }
-        await self._redis.set(
-            self._keys.health(self.config.group, self.config.name),
-            orjson.dumps(status),
-            ex=self.config.health_ttl_seconds,
+        await publish_heartbeat(
+            self._redis,
+            self._keys,
+            self.config.group,
+            self.config.name,
+            self.config.health_ttl_seconds,
+            handled=self.stats.handled,
+            in_flight=len(self._in_flight),
+            dead_lettered=self.stats.dead_lettered,
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from eventlog.append import AppendRequest, AppendResult, Claim, ClaimTaken, EventAppender
 from eventlog.batching import TurnBatcher
-from eventlog.consumer import INFRASTRUCTURE_ERRORS
+from eventlog.store_errors import REDIS_UNREACHABLE
 from schema.events import Event
 
 
@@ -42,7 +42,7 @@ class GroupCommitAppender:
     ) -> Sequence[AppendResult | Exception]:
         try:
             return await self._appender.append_many(requests)
-        except INFRASTRUCTURE_ERRORS:
+        except REDIS_UNREACHABLE:
             raise
         except Exception:
             if len(requests) == 1:
@@ -52,7 +52,7 @@ class GroupCommitAppender:
         for request in requests:
             try:
                 results += await self._appender.append_many([request])
-            except INFRASTRUCTURE_ERRORS:
+            except REDIS_UNREACHABLE:
                 raise
             except Exception as exc:
                 results.append(exc)

@@ -4,6 +4,8 @@ and their progress (pending and lag) from the stream's group information.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,19 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from eventlog.keys import Keys
+
+
+async def publish_heartbeat(
+    redis: aioredis.Redis,
+    keys: Keys,
+    group: str,
+    consumer: str,
+    ttl_seconds: int,
+    **figures: int,
+) -> None:
+    """Say this consumer is alive for `ttl_seconds`, with its figures (handled, in flight, …)."""
+    status = {"group": group, "consumer": consumer, "pid": os.getpid(), "at": time.time()}
+    await redis.set(keys.health(group, consumer), orjson.dumps(status | figures), ex=ttl_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,10 @@ class Keys:
         """Entries no consumer could handle, with the error and where they came from."""
         return f"{self.prefix}:dead-letters"
 
+    def entry_errors(self, group: str) -> str:
+        """A hash of the last error of each entry `group` failed on, until it is handled."""
+        return f"{self.prefix}:errors:{group}"
+
     def order_positions(self, order_id: uuid.UUID | str) -> str:
         """The log positions of one order's events; its length is the order's sequence."""
         return f"{self.prefix}:order:{order_id}"

@@ -20,11 +20,13 @@ import redis.asyncio as aioredis
 from eventlog.append import ConcurrencyError, EventAppender
 from eventlog.cancelling import cancel_until_done
 from eventlog.codec import Recorded
-from eventlog.consumer import INFRASTRUCTURE_ERRORS, Consumer, ConsumerConfig
+from eventlog.consumer import Consumer
+from eventlog.consumer_config import ConsumerConfig
 from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
+from eventlog.store_errors import REDIS_UNREACHABLE
 from processors.errors import ErrorCode
 from processors.execution_context import ExecutionContext, ExecutionStats
 from processors.market import Market
@@ -140,7 +142,7 @@ class ExecutionProcessor:
             for task in background:
                 task.cancel()
             await asyncio.gather(follower, *background, return_exceptions=True)
-            with contextlib.suppress(*INFRASTRUCTURE_ERRORS):
+            with contextlib.suppress(*REDIS_UNREACHABLE):
                 await self.publish_stats()
 
     async def drain(self) -> int:
@@ -256,7 +258,7 @@ class ExecutionProcessor:
         while not halt.is_set():
             try:
                 await action()
-            except INFRASTRUCTURE_ERRORS as exc:
+            except REDIS_UNREACHABLE as exc:
                 logger.warning("%s: %s; trying again in %.2f s", action.__name__, exc, interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(halt.wait(), interval_s)

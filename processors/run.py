@@ -10,8 +10,8 @@ import logging
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from eventlog.connections import redis_client
-from eventlog.consumer import INFRASTRUCTURE_ERRORS
 from eventlog.settings import Settings
+from eventlog.store_errors import REDIS_UNREACHABLE
 from processors.execution import ExecutionProcessor
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def run_processors(
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(STARTUP_WAIT_S),
             wait=wait_exponential(multiplier=0.1, max=2),
-            retry=retry_if_exception_type(INFRASTRUCTURE_ERRORS),
+            retry=retry_if_exception_type(REDIS_UNREACHABLE),
             reraise=True,
         ):
             with attempt:

@@ -15,22 +15,22 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-import psycopg
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
 from eventlog.connections import redis_client
-from eventlog.consumer import INFRASTRUCTURE_ERRORS, Consumer, ConsumerConfig
+from eventlog.consumer import Consumer
+from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from eventlog.store_errors import STORES_UNREACHABLE
 from projections.projection import Projection, apply_batch
 from projections.registry import group_name, select_projections
 
 logger = logging.getLogger(__name__)
 
 # A lost PostgreSQL connection, a deadlock or a serialisation failure: retry the batch in place.
-PROJECTION_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, psycopg.OperationalError)
 
 
 def default_consumer_name() -> str:
@@ -84,7 +84,7 @@ def projector_config(
         claim_idle_ms=settings.consumer_claim_idle_ms,
         max_deliveries=settings.consumer_max_deliveries,
         health_ttl_seconds=settings.health_ttl_seconds,
-        infrastructure_errors=PROJECTION_INFRASTRUCTURE_ERRORS,
+        infrastructure_errors=STORES_UNREACHABLE,
     )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.connections import redis_client
-from eventlog.consumer import Consumer, ConsumerConfig
+from eventlog.consumer import Consumer
+from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
-from eventlog.consumer import Consumer, ConsumerConfig
+from eventlog.consumer import Consumer
+from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from tests.factories import order_placed
@@ -216,3 +217,30 @@ async def test_a_type_filter_acks_other_events_without_handling_them(
     assert seen == ["OrderPlaced"]
     assert consumer.stats.skipped == 1
     assert await _pending_count(redis, keys) == 0
+
+
+async def test_a_consumer_retrying_an_unreachable_store_stops_when_told_and_keeps_the_entry(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
+    await _append_orders(redis, keys, 1)
+    calls = 0
+
+    async def store_down(batch: Sequence[Recorded]) -> None:
+        nonlocal calls
+        calls += 1
+        raise psycopg.OperationalError("connection refused")
+
+    consumer = Consumer(
+        redis,
+        keys,
+        _config("c1", infrastructure_errors=(psycopg.OperationalError,)),
+        store_down,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    await eventually(lambda: calls >= 3)  # retried in place, not failed
+    stop.set()
+    async with asyncio.timeout(5):  # a stop signal is honoured while the store is down
+        await running
+    assert consumer.stats.failures == 0
+    assert await _pending_count(redis, keys) == 1  # left for the next consumer to reclaim

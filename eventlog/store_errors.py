@@ -1,0 +1,26 @@
+"""Which exceptions mean a store could not be reached, as opposed to a bug or a bad entry.
+
+A caller retries these in place (the store comes back) or answers 503; anything else is the
+caller's own failure and is handled as one.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Redis (or any socket) could not be reached in time.
+REDIS_UNREACHABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+# Redis or PostgreSQL could not be reached in time (a pool timeout is an OperationalError too;
+# so are a lost connection, a deadlock and a serialisation failure, which a retry also cures).
+STORES_UNREACHABLE: tuple[type[BaseException], ...] = (
+    *REDIS_UNREACHABLE,
+    psycopg.OperationalError,
+)
