@@ -16,7 +16,6 @@ from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, 
 from commands.intake_limit import IntakeLimit
 from commands.place_order import decide_place_order, parse_place_order
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
-from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
@@ -75,8 +74,7 @@ class OrderIntake:
         self, redis: aioredis.Redis, appender: EventAppender, keys: Keys, settings: Settings
     ) -> None:
         self._redis = redis
-        # Placements arriving together share one script call (each keeps its own checks).
-        self._appender = GroupCommitAppender(appender)
+        self._appender = appender  # placements arriving together share one script call
         self._keys = keys
         self._settings = settings
         self.limit = IntakeLimit(
@@ -105,7 +103,7 @@ class OrderIntake:
                 self._keys.idempotency(client_id, idempotency_key), record.encode(), KEY_TTL_SECONDS
             )
         try:
-            result = await self._appender.append_claimed([event], expected_sequence=0, claim=claim)
+            result = await self._appender.append([event], expected_sequence=0, claim=claim)
         except REDIS_UNREACHABLE as exc:
             raise PlacementOutcomeUnknownError(event.order_id) from exc
         if isinstance(result, ClaimTaken):
@@ -141,9 +139,8 @@ class OrderIntake:
                 correlation_id=state.correlation_id,
             )
             try:
-                result = await self._appender.append([event], expected_sequence=state.sequence)
+                positions = await self._appender.append([event], expected_sequence=state.sequence)
             except ConcurrencyError:
                 continue  # the processor (or another cancel) moved the order on: look again
-            assert isinstance(result, list)
-            return Cancelled(result[0], replayed=False)
+            return Cancelled(positions[0], replayed=False)
         raise TooLateToCancelError(order_id, "changing too fast")

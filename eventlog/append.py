@@ -1,8 +1,10 @@
-"""Appending events to the log with an expected per-order sequence, atomically.
+"""Appending events to the log with an expected per-order sequence, atomically: the one way in.
 
 One Lua script checks that the order's sequence is the expected one, XADDs every event of the call
 and records their positions; two writers can never both extend the same order. An optional claim
-key makes the append conditional on a key that does not exist yet (idempotent commands).
+key makes the append conditional on a key that does not exist yet (idempotent commands). Appends
+asked for in the same event-loop turn (orders in flight in a processor, requests in an API process)
+go to Redis in one script call (group commit), while each keeps its own check, claim and result.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import redis.asyncio as aioredis
 
+from eventlog.batching import TurnBatcher
 from eventlog.codec import encode
 from eventlog.keys import Keys
+from eventlog.store_errors import REDIS_UNREACHABLE
 from schema.events import Event
 
 # One call appends for one or many orders; each order's append is checked and applied on its own.
@@ -107,12 +111,26 @@ AppendResult = list[str] | ClaimTaken | ConcurrencyError
 
 
 class EventAppender:
-    """Appends events for one log (one key prefix)."""
+    """Appends events for one log (one key prefix). One per process: every writer shares it, so
+    the appends of one turn share a round trip."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._script = redis.register_script(_APPEND_LUA)
+        self._batcher: TurnBatcher[AppendRequest, AppendResult | Exception] = TurnBatcher(
+            self._append_turn
+        )
+
+    @overload
+    async def append(
+        self, events: Sequence[Event[Any]], *, expected_sequence: int
+    ) -> list[str]: ...
+
+    @overload
+    async def append(
+        self, events: Sequence[Event[Any]], *, expected_sequence: int, claim: Claim | None
+    ) -> list[str] | ClaimTaken: ...
 
     async def append(
         self,
@@ -121,17 +139,19 @@ class EventAppender:
         expected_sequence: int,
         claim: Claim | None = None,
     ) -> list[str] | ClaimTaken:
-        """Append one order's events in one round trip; returns their positions.
+        """Append one order's events after `expected_sequence`; returns their positions, or
+        ClaimTaken (nothing appended) when `claim`'s key is set already.
 
         Raises ConcurrencyError when the order is not at `expected_sequence`.
         """
-        [result] = await self.append_many([AppendRequest(events, expected_sequence, claim)])
-        if isinstance(result, ConcurrencyError):
+        result = await self._batcher.submit(AppendRequest(events, expected_sequence, claim))
+        if isinstance(result, Exception):
             raise result
         return result
 
     async def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
-        """Append for many orders in one round trip; one result per request, in order."""
+        """Append for many orders at once (bulk writers: seeds, imports); one result per request,
+        in order. Each request is checked and applied on its own."""
         if not requests:
             return []
         replies: list[Any]
@@ -146,6 +166,27 @@ class EventAppender:
             replies = await pipe.execute()
         raw = [item for reply in replies for item in reply]
         return [_result(request, item) for request, item in zip(requests, raw, strict=True)]
+
+    async def _append_turn(
+        self, requests: Sequence[AppendRequest]
+    ) -> Sequence[AppendResult | Exception]:
+        try:
+            return await self.append_many(requests)
+        except REDIS_UNREACHABLE:
+            raise
+        except Exception:
+            if len(requests) == 1:
+                raise
+        # One request the log refuses must not fail the orders batched with it: one by one.
+        results: list[AppendResult | Exception] = []
+        for request in requests:
+            try:
+                results += await self.append_many([request])
+            except REDIS_UNREACHABLE:
+                raise
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _script_call(self, requests: Sequence[AppendRequest]) -> tuple[list[str], list[Any]]:
         keys = [self._keys.events]

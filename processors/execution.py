@@ -22,7 +22,6 @@ from eventlog.cancelling import cancel_until_done
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
-from eventlog.group_commit import GroupCommitAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
@@ -73,7 +72,7 @@ class ExecutionProcessor:
             redis=redis,
             keys=self.keys,
             settings=settings,
-            appender=GroupCommitAppender(EventAppender(redis, self.keys)),
+            appender=EventAppender(redis, self.keys),
             venues=venues,
             router=Router(venues),
             limiter=ExecutionRateLimiter(redis, self.keys, settings.max_orders_per_minute),

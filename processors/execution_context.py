@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from eventlog.group_commit import GroupCommitAppender
+from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.rate_limit import ExecutionRateLimiter
@@ -36,7 +36,7 @@ class ExecutionContext:
     redis: aioredis.Redis
     keys: Keys
     settings: Settings
-    appender: GroupCommitAppender
+    appender: EventAppender
     venues: Venues
     router: Router
     limiter: ExecutionRateLimiter
