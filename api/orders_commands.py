@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.bodies import read_json
+from api.order_ids import parse_order_id
 from api.resources import resources
 from api.responses import ApiError, JSONResponse, unavailable
 from commands.idempotency import InvalidIdempotencyKeyError
@@ -29,13 +29,6 @@ def client_identity(request: Request) -> str:
     if api_key:
         return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
     return "addr:" + (request.client.host if request.client else "unknown")
-
-
-def parse_order_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ApiError(404, "ORDER_NOT_FOUND", f"order {raw!r} not found") from None
 
 
 async def place_order(request: Request) -> Response:

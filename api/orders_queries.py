@@ -22,12 +22,12 @@ import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.order_ids import parse_order_id
+from api.order_log import logged_events, order_history, state_of
 from api.order_lookup import ORDER_COLUMNS, fetch_rows
 from api.order_views import render_event_row, render_order_row, render_recorded, render_state
-from api.orders_commands import parse_order_id
 from api.resources import resources
 from api.responses import ApiError, JSONResponse
-from eventlog.reading import order_sequence, read_order
 from schema.statuses import OrderStatus
 from schema.tokens import TOKENS
 
@@ -81,7 +81,7 @@ async def get_order(request: Request) -> Response:
     row = await _unless_unreachable(res.orders.get(order_id), order_id, wait)
     if row is not None:
         return JSONResponse({"success": True, "order": render_order_row(row)})
-    state = await res.intake.current_state(order_id)
+    state = state_of(await order_history(res, order_id))
     if state is None:
         raise _not_found(order_id)
     return JSONResponse({"success": True, "order": render_state(state)})
@@ -96,11 +96,11 @@ async def get_order_events(request: Request) -> Response:
     rows = await _unless_unreachable(
         fetch_rows(res.pool, _ORDER_EVENTS, (order_id,)), order_id, wait
     )
-    logged = await order_sequence(res.redis, res.keys, order_id)
+    logged = await logged_events(res, order_id)
     if rows and len(rows) >= logged:
         events = [render_event_row(row) for row in rows]
     else:
-        events = [render_recorded(r) for r in await read_order(res.redis, res.keys, order_id)]
+        events = [render_recorded(r) for r in await order_history(res, order_id)]
     if not events:
         raise _not_found(order_id)
     return JSONResponse({"success": True, "orderId": str(order_id), "events": events})

@@ -16,6 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from api.order_log import order_history
 from api.relay import LogRelay, RelayUnavailableError, Subscription
 from api.resources import resources
 from api.stream_messages import (
@@ -37,7 +38,7 @@ from api.stream_messages import (
     position_key,
 )
 from eventlog.codec import Recorded
-from eventlog.reading import read_after, read_order
+from eventlog.reading import read_after
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class StreamSession:
 
     async def _read_order(self, order_id: uuid.UUID) -> list[Recorded]:
         async with self.relay.catch_up_reads:
-            return await read_order(self.res.redis, self.res.keys, order_id)
+            return await order_history(self.res, order_id)
 
     async def _send_log_after(self, after: str) -> None:
         while True:

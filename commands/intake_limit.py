@@ -12,6 +12,8 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from eventlog.keys import Keys
+
 
 class IntakeLimitedError(RuntimeError):
     def __init__(self, client_id: str, retry_after_s: int) -> None:
@@ -21,16 +23,14 @@ class IntakeLimitedError(RuntimeError):
 
 
 class IntakeLimit:
-    def __init__(
-        self, redis_url: str, pool: ConnectionPool, key_prefix: str, per_minute: int
-    ) -> None:
+    def __init__(self, redis_url: str, pool: ConnectionPool, keys: Keys, per_minute: int) -> None:
         self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
         self._limiter: MovingWindowRateLimiter | None = None
         if self._item is not None:
             storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
-                key_prefix=f"{key_prefix}:intake",
+                key_prefix=keys.intake_limits,
                 connection_pool=pool,  # type: ignore[arg-type]  # the API's own pool
             )
             self._limiter = MovingWindowRateLimiter(storage)

@@ -21,7 +21,7 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNREACHABLE
 from schema.events import OrderCancelled, new_event
-from schema.order_state import OrderState, fold
+from schema.order_state import fold
 from schema.statuses import CANCELLABLE_STATUSES, OrderStatus
 
 
@@ -80,7 +80,7 @@ class OrderIntake:
         self.limit = IntakeLimit(
             settings.require_redis_url(),
             redis.connection_pool,
-            settings.key_prefix,
+            keys,
             settings.intake_rate_limit_per_minute,
         )
 
@@ -113,10 +113,6 @@ class OrderIntake:
                 raise IdempotencyConflictError(idempotency_key, earlier.order_id)
             return Placed(earlier.order_id, None, replayed=True)
         return Placed(event.order_id, result[0], replayed=False)
-
-    async def current_state(self, order_id: uuid.UUID) -> OrderState | None:
-        """The order's state folded from the log: always current, even before any projection."""
-        return fold(r.event for r in await read_order(self._redis, self._keys, order_id))
 
     async def cancel(self, order_id: uuid.UUID, reason: str = "cancelled by client") -> Cancelled:
         """Cancel an order not yet submitted; returns where `OrderCancelled` stands. Cancelling an

@@ -43,18 +43,15 @@ class Keys:
     def idempotency(self, client_id: str, key: str) -> str:
         return f"{self.prefix}:idempotency:{client_id}:{key}"
 
-    def intake_limit(self, client_id: str) -> str:
-        return f"{self.prefix}:intake:{client_id}"
+    @property
+    def intake_limits(self) -> str:
+        """The prefix under which the intake limiter (the `limits` library) keeps its windows."""
+        return f"{self.prefix}:intake"
 
     @property
     def execution_bucket(self) -> str:
         """The token bucket that bounds executions per minute across all processors."""
         return f"{self.prefix}:execution-bucket"
-
-    @property
-    def retry_schedule(self) -> str:
-        """Orders waiting for a retry: a sorted set scored by when the retry is due (ms)."""
-        return f"{self.prefix}:retry-schedule"
 
     def pool(self, venue: str, pair: str) -> str:
         return f"{self.prefix}:pool:{venue}:{pair}"
@@ -86,4 +83,5 @@ class Keys:
         return f"{self.prefix}:execution-stats:*"
 
     def all(self) -> str:
+        """A pattern matching every key of this log (for clean-up, never on a request path)."""
         return f"{self.prefix}:*"

@@ -88,7 +88,7 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     try:
         yield client
     finally:
-        async for key in client.scan_iter(match=f"{settings.key_prefix}:*", count=1000):
+        async for key in client.scan_iter(match=Keys(settings.key_prefix).all(), count=1000):
             await client.unlink(key)
         await client.aclose()
 

@@ -163,7 +163,7 @@ async def test_a_consumer_recreates_its_group_after_redis_lost_everything(
     await _append_orders(redis, keys, 3)
     await eventually(lambda: len(handled) == 3)
     # What a FLUSHALL or a restart without persistence does to this deployment's keys.
-    async for key in redis.scan_iter(match=f"{settings.key_prefix}:*"):
+    async for key in redis.scan_iter(match=Keys(settings.key_prefix).all()):
         await redis.unlink(key)
     await _append_orders(redis, keys, 2)
     await eventually(lambda: len(handled) == 5)
