@@ -13,15 +13,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from eventlog.batching import TurnBatcher
+from schema.read_model_columns import JSON_COLUMNS, ORDER_VIEW_FIELDS
 
 # Every column the order view needs (jsonb as text: orjson parses it faster than the driver).
-ORDER_COLUMNS = (
-    "id, order_type, status, token_in, token_out, amount_in, slippage, limit_price, expires_at,"
-    " quotes::text AS quotes, route::text AS route, selected_dex, expected_out, amount_out,"
-    " min_amount_out, executed_price, price_impact, fee, tx_hash, attempts, error_code,"
-    " error_message, created_at, updated_at, confirmed_at, sequence, last_position"
+ORDER_VIEW_SELECT = ", ".join(
+    f"{column}::text AS {column}" if column in JSON_COLUMNS else column
+    for column in (*ORDER_VIEW_FIELDS, "last_position")
 )
-_ORDERS_BY_ID = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY(%s)"
+_ORDERS_BY_ID = f"SELECT {ORDER_VIEW_SELECT} FROM orders WHERE id = ANY(%s)"
 
 Row = dict[str, Any]
 

@@ -19,37 +19,8 @@ from pydantic import BaseModel
 
 from eventlog.codec import Recorded
 from schema.order_state import OrderState
+from schema.read_model_columns import JSON_COLUMNS, ORDER_VIEW_FIELDS
 from schema.statuses import STATUS_AFTER_EVENT
-
-# The fields of an order's view, by their names in `OrderState` and in the `orders` table.
-ORDER_FIELDS = (
-    "id",
-    "order_type",
-    "status",
-    "token_in",
-    "token_out",
-    "amount_in",
-    "slippage",
-    "limit_price",
-    "expires_at",
-    "quotes",
-    "route",
-    "selected_dex",
-    "expected_out",
-    "amount_out",
-    "min_amount_out",
-    "executed_price",
-    "price_impact",
-    "fee",
-    "tx_hash",
-    "attempts",
-    "error_code",
-    "error_message",
-    "created_at",
-    "updated_at",
-    "confirmed_at",
-    "sequence",
-)
 
 
 @functools.cache
@@ -88,8 +59,8 @@ def to_json(value: Any) -> Any:
     return str(value)
 
 
-_VIEW_KEYS = tuple((name, camel(name)) for name in ORDER_FIELDS)
-_JSON_FIELDS = ("quotes", "route")
+_VIEW_KEYS = tuple((name, camel(name)) for name in ORDER_VIEW_FIELDS)
+_JSON_FIELDS = tuple(name for name in ORDER_VIEW_FIELDS if name in JSON_COLUMNS)
 
 
 def _scalar(value: Any) -> Any:

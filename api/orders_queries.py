@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from api.order_ids import parse_order_id
 from api.order_log import logged_events, order_history, state_of
-from api.order_lookup import ORDER_COLUMNS, fetch_rows
+from api.order_lookup import ORDER_VIEW_SELECT, fetch_rows
 from api.order_views import render_event_row, render_order_row, render_recorded, render_state
 from api.resources import resources
 from api.responses import ApiError, JSONResponse
@@ -167,7 +167,8 @@ async def list_orders(request: Request) -> Response:
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = await fetch_rows(
         res.pool,
-        f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT %s",
+        f"SELECT {ORDER_VIEW_SELECT} FROM orders {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT %s",
         (*params, limit + 1),
     )
     page = rows[:limit]

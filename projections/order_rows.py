@@ -21,64 +21,10 @@ from pydantic import BaseModel
 from eventlog.codec import Recorded
 from schema.events import Event, Payload, Quote, event_from_dict
 from schema.order_state import OrderState
+from schema.read_model_columns import EVENT_COLUMNS, JSON_COLUMNS, ORDER_COLUMNS
 from schema.statuses import STATUS_AFTER_EVENT, OrderStatus
 
 STATE_FIELDS = tuple(f.name for f in dataclasses.fields(OrderState))
-
-# Column types of `orders` for jsonb_to_recordset, in the table's terms.
-ORDER_COLUMN_TYPES: dict[str, str] = {
-    "id": "uuid",
-    "sequence": "integer",
-    "status": "text",
-    "order_type": "text",
-    "token_in": "text",
-    "token_out": "text",
-    "amount_in": "numeric",
-    "slippage": "numeric",
-    "created_at": "timestamptz",
-    "updated_at": "timestamptz",
-    "limit_price": "numeric",
-    "expires_at": "timestamptz",
-    "client_id": "text",
-    "correlation_id": "uuid",
-    "quotes": "jsonb",
-    "route": "jsonb",
-    "selected_dex": "text",
-    "expected_out": "numeric",
-    "min_amount_out": "numeric",
-    "amount_out": "numeric",
-    "executed_price": "numeric",
-    "price_impact": "numeric",
-    "fee": "numeric",
-    "tx_hash": "text",
-    "attempts": "integer",
-    "error_code": "text",
-    "error_message": "text",
-    "confirmed_at": "timestamptz",
-    "last_event_type": "text",
-    "last_position": "text",
-}
-
-EVENT_COLUMN_TYPES: dict[str, str] = {
-    "order_id": "uuid",
-    "sequence": "integer",
-    "position": "text",
-    "event_id": "uuid",
-    "type": "text",
-    "status": "text",
-    "occurred_at": "timestamptz",
-    "correlation_id": "uuid",
-    "causation_id": "uuid",
-    "schema_version": "integer",
-    "payload": "jsonb",
-}
-
-
-ORDER_COLUMNS = tuple(ORDER_COLUMN_TYPES)
-EVENT_COLUMNS = tuple(EVENT_COLUMN_TYPES)
-_JSON_COLUMNS = frozenset(
-    c for c, t in {**ORDER_COLUMN_TYPES, **EVENT_COLUMN_TYPES}.items() if t == "jsonb"
-)
 
 # Every column of `orders` but the last two is the state's field of the same name.
 _STATE_COLUMNS = ORDER_COLUMNS[:-2]
@@ -137,7 +83,7 @@ def event_values(recorded: Recorded) -> tuple[Any, ...]:
 def as_json_row(columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
     """A row of values as a dict ready for orjson (jsonb columns embedded as they are)."""
     return {
-        column: orjson.Fragment(value) if column in _JSON_COLUMNS and value is not None else value
+        column: orjson.Fragment(value) if column in JSON_COLUMNS and value is not None else value
         for column, value in zip(columns, values, strict=True)
     }
 

@@ -15,16 +15,18 @@ from psycopg.types.json import set_json_dumps
 from eventlog.codec import Recorded
 from projections.order_counters import CounterDeltas
 from projections.order_rows import (
-    EVENT_COLUMN_TYPES,
-    EVENT_COLUMNS,
-    ORDER_COLUMN_TYPES,
-    ORDER_COLUMNS,
     ProjectedOrder,
     event_row,
     event_values,
     json_default,
     order_row,
     order_values,
+)
+from schema.read_model_columns import (
+    EVENT_COLUMN_TYPES,
+    EVENT_COLUMNS,
+    ORDER_COLUMN_TYPES,
+    ORDER_COLUMNS,
 )
 
 

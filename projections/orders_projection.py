@@ -20,15 +20,10 @@ from eventlog.codec import Recorded
 from projections.order_cache import OrderCache
 from projections.order_counters import CounterDeltas
 from projections.order_fold import OrderFold
-from projections.order_rows import (
-    EVENT_COLUMNS,
-    ORDER_COLUMNS,
-    ProjectedOrder,
-    projected_order,
-    recorded_from_event_row,
-)
+from projections.order_rows import ProjectedOrder, projected_order, recorded_from_event_row
 from projections.order_tables import add_counters, insert_events, upsert_orders
 from projections.orders_bulk_load import OrdersBulkLoad
+from schema.read_model_columns import EVENT_COLUMNS, ORDER_COLUMNS
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import sys
 import psycopg
 
 from schema.migrate import available_migrations, migrate
+from schema.read_model_columns import EVENT_COLUMN_TYPES, ORDER_COLUMN_TYPES
 
 
 def _tables(database_url: str) -> list[tuple[str, str]]:
@@ -57,3 +58,26 @@ def test_three_migrate_processes_at_once_all_succeed(database_url: str) -> None:
     # Exactly one of them did the work; the others found nothing pending.
     assert sum("nothing pending" in out for out in outputs) == 2, outputs
     assert _applied(database_url) == [m.version for m in available_migrations()]
+
+
+def test_the_migrated_read_tables_have_exactly_the_columns_the_code_reads_and_writes(
+    database_url: str,
+) -> None:
+    migrate(database_url)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name IN ('orders', 'order_events')"
+        ).fetchall()
+    found = {(table, column): kind for table, column, kind in rows}
+    set_by_default = {("orders", "projected_at"), ("order_events", "projected_at")}  # now()
+    expected = {
+        **{("orders", c): t for c, t in ORDER_COLUMN_TYPES.items()},
+        **{("order_events", c): t for c, t in EVENT_COLUMN_TYPES.items()},
+    }
+    assert set(found) - set_by_default == set(expected)
+    short = {"timestamp with time zone": "timestamptz"}
+    assert {
+        key: short.get(kind, kind) for key, kind in found.items() if key in expected
+    } == expected
+    assert ("projection_tracking", "event_id") not in set(_tables(database_url))
