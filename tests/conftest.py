@@ -16,8 +16,8 @@ from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.migrate import migrate
-from tests.in_process_api import in_process_api
-from tests.servers import test_servers
+from tests.support.in_process_api import in_process_api
+from tests.support.servers import test_servers
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from schema.migrate import migrate
-from tests.running_engine import running_engine
+from tests.support.running_engine import running_engine
 
 
 @pytest.fixture(scope="session")

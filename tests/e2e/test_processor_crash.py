@@ -22,8 +22,8 @@ from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from processors.market import Market
 from processors.pools import Pool, to_units
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {b"OrderConfirmed", b"OrderFailed", b"OrderCancelled", b"OrderExpired"}

@@ -17,7 +17,7 @@ from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
 from processors.failure_scripts import FailureScript
 from schema.statuses import ALLOWED_TRANSITIONS, OrderStatus
-from tests.integration.websocket_harness import (
+from tests.support.websocket_harness import (
     client,
     closed_with,
     receive,

@@ -13,7 +13,7 @@ from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
 from eventlog.settings import Settings
-from tests.factories import order_placed, routing_started
+from tests.support.factories import order_placed, routing_started
 
 
 async def test_two_writers_racing_for_the_same_sequence_have_exactly_one_winner(

@@ -17,8 +17,8 @@ from eventlog.codec import Recorded
 from eventlog.consumer import Consumer, ConsumerConfig
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 GROUP = "test-group"
 
@@ -200,7 +200,7 @@ async def test_a_type_filter_acks_other_events_without_handling_them(
     redis: aioredis.Redis, keys: Keys
 ) -> None:
     from eventlog.append import EventAppender
-    from tests.factories import routing_started
+    from tests.support.factories import routing_started
 
     appender = EventAppender(redis, keys)
     placed = order_placed()

@@ -34,8 +34,8 @@ from schema.events import (
     TransactionSubmitted,
 )
 from schema.order_state import fold
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 TERMINAL = ("OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired")
 

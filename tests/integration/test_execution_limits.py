@@ -14,8 +14,8 @@ from eventlog.keys import Keys
 from eventlog.reading import read_order
 from processors.execution import ExecutionProcessor
 from schema.events import RoutingStarted
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 TERMINAL = ("OrderConfirmed", "OrderFailed")
 

@@ -32,8 +32,8 @@ from schema.events import (
     TransactionSubmitted,
     new_event,
 )
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 
 def _settings(make_settings: Any, **overrides: Any) -> Settings:

@@ -33,8 +33,8 @@ from projections.snapshot import snapshot
 from schema.events import RoutingStarted
 from schema.migrate import migrate
 from schema.order_state import OrderState, fold
-from tests.log_reading import read_log
-from tests.polling import eventually
+from tests.support.log_reading import read_log
+from tests.support.polling import eventually
 
 TABLES = OrdersProjection.tables
 REPO_ROOT = str(Path(__file__).resolve().parents[2])

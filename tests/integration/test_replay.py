@@ -25,8 +25,8 @@ from projections.run import drain_projections, run_projectors
 from projections.sample_histories import append_histories, build_histories
 from projections.snapshot import snapshot
 from schema.migrate import migrate
-from tests.log_reading import read_log
-from tests.polling import eventually
+from tests.support.log_reading import read_log
+from tests.support.polling import eventually
 
 TABLES = OrdersProjection.tables
 

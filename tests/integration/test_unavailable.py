@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from eventlog.process_readings import free_port
 from eventlog.settings import Settings
-from tests.in_process_api import in_process_api
+from tests.support.in_process_api import in_process_api
 
 
 @pytest.fixture

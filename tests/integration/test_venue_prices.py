@@ -16,7 +16,7 @@ from processors.execution import ExecutionProcessor
 from processors.initial_market import METEORA, RAYDIUM
 from processors.market import Market
 from processors.venue_prices import publish_venue_prices
-from tests.polling import eventually
+from tests.support.polling import eventually
 
 
 async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(

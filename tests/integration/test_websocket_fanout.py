@@ -17,7 +17,8 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Quote, RouteSelected
-from tests.integration.websocket_harness import (
+from tests.support.polling import eventually
+from tests.support.websocket_harness import (
     StalledClient,
     append_steps,
     client,
@@ -27,7 +28,6 @@ from tests.integration.websocket_harness import (
     receive_events,
     running_api,
 )
-from tests.polling import eventually
 
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "2"}
 

@@ -16,7 +16,8 @@ from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
 from schema.events import OrderFailed, RoutingStarted
-from tests.integration.websocket_harness import (
+from tests.support.polling import eventually
+from tests.support.websocket_harness import (
     LIFECYCLE_STATUSES,
     RunningApi,
     append_steps,
@@ -28,7 +29,6 @@ from tests.integration.websocket_harness import (
     receive_events,
     running_api,
 )
-from tests.polling import eventually
 
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
