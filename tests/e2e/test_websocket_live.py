@@ -15,8 +15,8 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from schema.statuses import ALLOWED_TRANSITIONS, OrderStatus
+from tests.support.failure_scripts import FailureScript
 from tests.support.websocket_harness import (
     client,
     closed_with,

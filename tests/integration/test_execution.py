@@ -19,7 +19,6 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
 from processors.routes import PlannedLeg
 from schema.events import (
@@ -35,6 +34,7 @@ from schema.events import (
 )
 from schema.order_state import fold
 from tests.support.factories import order_placed
+from tests.support.failure_scripts import FailureScript
 from tests.support.polling import eventually
 
 TERMINAL = ("OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired")

@@ -17,7 +17,6 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from processors.initial_market import RAYDIUM
 from processors.routing import Router
 from processors.transactions import transaction_steps
@@ -33,6 +32,7 @@ from schema.events import (
     new_event,
 )
 from tests.support.factories import order_placed
+from tests.support.failure_scripts import FailureScript
 from tests.support.polling import eventually
 
 

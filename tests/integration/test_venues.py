@@ -12,7 +12,6 @@ import redis.asyncio as aioredis
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.errors import ErrorCode, ExecutionError
-from processors.failure_scripts import FailureScript
 from processors.initial_market import METEORA, RAYDIUM, initial_pools
 from processors.market import Market
 from processors.pools import to_units
@@ -20,6 +19,7 @@ from processors.routes import PlannedLeg, RouteFill, plan_from_quote
 from processors.routing import RouteChoice, choose_route, pools_for
 from processors.transactions import transaction_hash
 from processors.venues import Venues
+from tests.support.failure_scripts import FailureScript
 
 
 async def _seeded(redis: aioredis.Redis, keys: Keys, settings: Settings) -> Market:
