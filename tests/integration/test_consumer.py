@@ -16,6 +16,7 @@ from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer, ConsumerConfig
 from eventlog.keys import Keys
+from eventlog.reading import read_after
 from eventlog.settings import Settings
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
@@ -121,7 +122,7 @@ async def test_an_entry_that_always_fails_is_dead_lettered_and_the_rest_flow_on(
     redis: aioredis.Redis, keys: Keys
 ) -> None:
     await _append_orders(redis, keys, 20)
-    poison = (await redis.xrange(keys.events, count=5))[4][0].decode()
+    poison = (await read_after(redis, keys, "0", count=5))[4].position
     seen: list[str] = []
     good_batches = 0
 

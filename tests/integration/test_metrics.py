@@ -108,9 +108,9 @@ async def test_queue_figures_come_from_the_execution_group(
     total = await redis.xlen(keys.events)
     await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0")
     await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=15)
-    [[_, delivered]] = await redis.xreadgroup(
-        EXECUTION_GROUP, "worker", {keys.events: ">"}, count=4
-    )
+    reply = await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=4)
+    assert isinstance(reply, list)  # RESP2 answers a list of [stream, entries] pairs
+    [[_, delivered]] = reply
     await redis.xack(keys.events, EXECUTION_GROUP, *[position for position, _ in delivered])
 
     queue = (await client.get("/api/metrics")).json()["queue"]

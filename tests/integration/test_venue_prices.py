@@ -26,7 +26,9 @@ async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
     await market.seed()
     await publish_venue_prices(market, redis, keys, settings)
 
-    snapshot = orjson.loads(await redis.get(keys.venue_prices))
+    raw = await _snapshot(redis, keys)
+    assert raw is not None
+    snapshot = orjson.loads(raw)
     pools = {(p.venue, p.pair): p for p in await market.all_pools()}
     assert {(e["venue"], e["pair"]) for e in snapshot["prices"]} == set(pools)
     for entry in snapshot["prices"]:
@@ -43,7 +45,7 @@ async def test_a_running_processor_publishes_prices_that_follow_the_drift(
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))
     try:
-        first = await eventually(lambda: redis.get(keys.venue_prices), what="a price snapshot")
+        first = await eventually(lambda: _snapshot(redis, keys), what="a price snapshot")
         moved = await eventually(
             lambda: _changed(redis, keys, first), what="a newer snapshot after drift"
         )
@@ -53,8 +55,15 @@ async def test_a_running_processor_publishes_prices_that_follow_the_drift(
         await running
 
 
+async def _snapshot(redis: aioredis.Redis, keys: Keys) -> bytes | None:
+    """The published price snapshot, if any (the test client answers bytes, not str)."""
+    raw = await redis.get(keys.venue_prices)
+    assert raw is None or isinstance(raw, bytes)
+    return raw
+
+
 async def _changed(redis: aioredis.Redis, keys: Keys, before: bytes) -> bytes | None:
-    now: bytes | None = await redis.get(keys.venue_prices)
+    now = await _snapshot(redis, keys)
     return now if now and orjson.loads(now)["prices"] != orjson.loads(before)["prices"] else None
 
 

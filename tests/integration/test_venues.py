@@ -186,8 +186,9 @@ async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart
             market = Market(redis, run_keys, settings)
             await market.seed()
             await market.drift()  # the first call starts the clock
-            epoch = int(await redis.hget(run_keys.venue_state, "epoch"))  # type: ignore[misc]
-            await redis.hset(run_keys.venue_state, "epoch", epoch - 250)  # type: ignore[misc]
+            epoch = await redis.hget(run_keys.venue_state, "epoch")
+            assert epoch is not None
+            await redis.hset(run_keys.venue_state, "epoch", int(epoch) - 250)
             assert await market.drift() == 250  # as if the market had run 250 steps
             prices[name] = {(p.venue, p.pair): p.price for p in await market.all_pools()}
     finally:
