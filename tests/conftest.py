@@ -18,6 +18,7 @@ from eventlog.settings import Settings
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
 from tests.support.servers import test_servers
+from tests.support.settings import MakeSettings
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_settings(server_urls: tuple[str, str], database_url: str) -> Any:
+def make_settings(server_urls: tuple[str, str], database_url: str) -> MakeSettings:
     """Build test settings: a key prefix of the test's own, no venue latency, fast consumers."""
     prefix = f"t{uuid.uuid4().hex[:12]}"
 
@@ -66,9 +67,8 @@ def make_settings(server_urls: tuple[str, str], database_url: str) -> Any:
 
 
 @pytest.fixture
-def settings(make_settings: Any) -> Settings:
-    built: Settings = make_settings()
-    return built
+def settings(make_settings: MakeSettings) -> Settings:
+    return make_settings()
 
 
 @pytest.fixture

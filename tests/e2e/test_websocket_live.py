@@ -17,6 +17,7 @@ from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
 from schema.statuses import ALLOWED_TRANSITIONS, OrderStatus
 from tests.support.failure_scripts import FailureScript
+from tests.support.settings import MakeSettings
 from tests.support.websocket_harness import (
     client,
     closed_with,
@@ -29,7 +30,7 @@ ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn"
 
 
 @pytest.fixture
-def live_settings(make_settings: Any) -> Settings:
+def live_settings(make_settings: MakeSettings) -> Settings:
     settings: Settings = make_settings(max_orders_per_minute=0, ws_close_after_terminal_ms=100)
     return settings
 

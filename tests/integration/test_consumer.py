@@ -33,6 +33,12 @@ async def _append_orders(redis: aioredis.Redis, keys: Keys, count: int) -> list[
     return [e.event_id for e in events]
 
 
+def _this_task() -> asyncio.Task[object]:
+    task = asyncio.current_task()
+    assert task is not None  # called from a coroutine, so inside a task
+    return task
+
+
 def _config(name: str, **overrides: Any) -> ConsumerConfig:
     values: dict[str, Any] = {
         "group": GROUP,
@@ -69,7 +75,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
         kill_at = rng.choice(["before", "after", None, None, None, None])
         if kill_at == "before":
             kills += 1
-            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            _this_task().cancel()
             await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
         async with db.transaction():
             cursor = await db.execute(
@@ -81,7 +87,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
             )
         if kill_at == "after":  # committed, but never acked: the entries come back
             kills += 1
-            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            _this_task().cancel()
             await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
 
     stop = asyncio.Event()

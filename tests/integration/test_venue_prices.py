@@ -17,6 +17,7 @@ from processors.initial_market import METEORA, RAYDIUM
 from processors.market import Market
 from processors.venue_prices import publish_venue_prices
 from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 
 async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
@@ -38,9 +39,9 @@ async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
 
 
 async def test_a_running_processor_publishes_prices_that_follow_the_drift(
-    redis: aioredis.Redis, keys: Keys, make_settings: object
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    settings: Settings = make_settings(venue_drift_interval_ms=20)  # type: ignore[operator]
+    settings = make_settings(venue_drift_interval_ms=20)
     processor = ExecutionProcessor(redis, settings, name="prices")
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))

@@ -20,6 +20,7 @@ from processors.routing import RouteChoice, choose_route, pools_for
 from processors.transactions import transaction_hash
 from processors.venues import Venues
 from tests.support.failure_scripts import FailureScript
+from tests.support.settings import MakeSettings
 
 
 async def _seeded(redis: aioredis.Redis, keys: Keys, settings: Settings) -> Market:
@@ -145,7 +146,7 @@ async def test_failure_scripts_fail_attempts_in_order_across_processes(
 
 
 async def test_random_transient_failures_follow_the_seed(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(venue_failure_rate=0.3, venue_seed=99)
     market = await _seeded(redis, keys, settings)
@@ -172,7 +173,7 @@ async def test_random_transient_failures_follow_the_seed(
 
 
 async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     day_long_steps = {"venue_drift_bps": 20, "venue_drift_interval_ms": 10**9}
     runs = {
