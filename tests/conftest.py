@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import redis.asyncio as aioredis
-from psycopg.conninfo import make_conninfo
 
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
+from tests.support.schemas import scratch_schema
 from tests.support.servers import test_servers
 from tests.support.settings import MakeSettings
 
@@ -30,15 +29,8 @@ def server_urls() -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
     """A conninfo whose search_path is a fresh schema, dropped after the test."""
-    base = server_urls[1]
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_conninfo(base, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with scratch_schema(server_urls[1]) as url:
+        yield url
 
 
 @pytest.fixture

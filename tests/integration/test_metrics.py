@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
@@ -27,6 +26,7 @@ from schema.events import (
     new_event,
 )
 from schema.order_state import fold
+from tests.support.in_process_api import in_process_api
 
 STATUSES = (
     "pending",
@@ -147,11 +147,7 @@ async def test_prometheus_text_has_the_same_figures_and_two_apps_can_share_a_pro
     )
     assert histogram["oee_accept_to_confirmed_seconds_sum"].value > 0
 
-    other = create_app(migrated)
-    async with (
-        other.router.lifespan_context(other),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://x") as http,
-    ):
+    async with in_process_api(migrated) as http:  # a second app in this process
         again = await http.get("/metrics")
     assert again.status_code == 200
     assert "oee_orders{" in again.text
