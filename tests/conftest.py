@@ -7,17 +7,17 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import redis.asyncio as aioredis
-from psycopg.conninfo import make_conninfo
 
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.migrate import migrate
-from tests.in_process_api import in_process_api
-from tests.servers import test_servers
+from tests.support.in_process_api import in_process_api
+from tests.support.schemas import scratch_schema
+from tests.support.servers import test_servers
+from tests.support.settings import MakeSettings
 
 
 @pytest.fixture(scope="session")
@@ -29,19 +29,12 @@ def server_urls() -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
     """A conninfo whose search_path is a fresh schema, dropped after the test."""
-    base = server_urls[1]
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_conninfo(base, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with scratch_schema(server_urls[1]) as url:
+        yield url
 
 
 @pytest.fixture
-def make_settings(server_urls: tuple[str, str], database_url: str) -> Any:
+def make_settings(server_urls: tuple[str, str], database_url: str) -> MakeSettings:
     """Build test settings: a key prefix of the test's own, no venue latency, fast consumers."""
     prefix = f"t{uuid.uuid4().hex[:12]}"
 
@@ -66,9 +59,8 @@ def make_settings(server_urls: tuple[str, str], database_url: str) -> Any:
 
 
 @pytest.fixture
-def settings(make_settings: Any) -> Settings:
-    built: Settings = make_settings()
-    return built
+def settings(make_settings: MakeSettings) -> Settings:
+    return make_settings()
 
 
 @pytest.fixture

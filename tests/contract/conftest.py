@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from schema.migrate import migrate
-from tests.running_engine import running_engine
+from tests.support.running_engine import running_engine
+from tests.support.schemas import scratch_schema
 
 
 @pytest.fixture(scope="session")
@@ -27,21 +26,14 @@ def base_url(server_urls: tuple[str, str]) -> Iterator[str]:
         yield external.rstrip("/")
         return
     redis_url, database_url = server_urls
-    schema = f"contract_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    scoped_db = make_conninfo(database_url, options=f"-c search_path={schema}")
-    migrate(scoped_db)
-    try:
+    with scratch_schema(database_url, prefix="contract") as scoped_db:
+        migrate(scoped_db)
         with running_engine(
             redis_url,
             scoped_db,
             key_prefix=f"contract{uuid.uuid4().hex[:8]}",
         ) as url:
             yield url
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from processors.market import Market
 from processors.pools import Pool, to_units
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {b"OrderConfirmed", b"OrderFailed", b"OrderCancelled", b"OrderExpired"}
@@ -95,7 +96,7 @@ def _orders() -> list[Any]:
 
 
 async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any, tmp_path: Path
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = make_settings(
         venue_swap_latency_min_ms=100,

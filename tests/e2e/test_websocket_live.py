@@ -15,9 +15,10 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from schema.statuses import ALLOWED_TRANSITIONS, OrderStatus
-from tests.integration.websocket_harness import (
+from tests.support.failure_scripts import FailureScript
+from tests.support.settings import MakeSettings
+from tests.support.websocket_harness import (
     client,
     closed_with,
     receive,
@@ -29,7 +30,7 @@ ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn"
 
 
 @pytest.fixture
-def live_settings(make_settings: Any) -> Settings:
+def live_settings(make_settings: MakeSettings) -> Settings:
     settings: Settings = make_settings(max_orders_per_minute=0, ws_close_after_terminal_ms=100)
     return settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,8 @@ from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
 from eventlog.settings import Settings
-from tests.factories import order_placed, routing_started
+from schema.events import Event
+from tests.support.factories import order_placed, routing_started
 
 
 async def test_two_writers_racing_for_the_same_sequence_have_exactly_one_winner(
@@ -64,7 +66,11 @@ async def test_several_events_of_one_order_land_together_in_order(
 ) -> None:
     appender = EventAppender(redis, keys)
     order_id = uuid.uuid4()
-    events = [order_placed(order_id), routing_started(order_id, 2), routing_started(order_id, 3, 2)]
+    events: list[Event[Any]] = [
+        order_placed(order_id),
+        routing_started(order_id, 2),
+        routing_started(order_id, 3, 2),
+    ]
     positions = await appender.append(events, expected_sequence=0)
     assert isinstance(positions, list)
     assert len(positions) == 3

@@ -17,9 +17,10 @@ from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import Keys
+from eventlog.reading import read_after
 from eventlog.settings import Settings
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 GROUP = "test-group"
 
@@ -31,6 +32,12 @@ async def _append_orders(redis: aioredis.Redis, keys: Keys, count: int) -> list[
         chunk = events[start : start + 500]
         await appender.append_many([AppendRequest([e], 0) for e in chunk])
     return [e.event_id for e in events]
+
+
+def _this_task() -> asyncio.Task[object]:
+    task = asyncio.current_task()
+    assert task is not None  # called from a coroutine, so inside a task
+    return task
 
 
 def _config(name: str, **overrides: Any) -> ConsumerConfig:
@@ -69,7 +76,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
         kill_at = rng.choice(["before", "after", None, None, None, None])
         if kill_at == "before":
             kills += 1
-            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            _this_task().cancel()
             await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
         async with db.transaction():
             cursor = await db.execute(
@@ -81,7 +88,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
             )
         if kill_at == "after":  # committed, but never acked: the entries come back
             kills += 1
-            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            _this_task().cancel()
             await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
 
     stop = asyncio.Event()
@@ -122,7 +129,7 @@ async def test_an_entry_that_always_fails_is_dead_lettered_and_the_rest_flow_on(
     redis: aioredis.Redis, keys: Keys
 ) -> None:
     await _append_orders(redis, keys, 20)
-    poison = (await redis.xrange(keys.events, count=5))[4][0].decode()
+    poison = (await read_after(redis, keys, "0", count=5))[4].position
     seen: list[str] = []
     good_batches = 0
 
@@ -201,7 +208,7 @@ async def test_a_type_filter_acks_other_events_without_handling_them(
     redis: aioredis.Redis, keys: Keys
 ) -> None:
     from eventlog.append import EventAppender
-    from tests.factories import routing_started
+    from tests.support.factories import routing_started
 
     appender = EventAppender(redis, keys)
     placed = order_placed()

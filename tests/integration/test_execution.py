@@ -19,7 +19,6 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
 from processors.routes import PlannedLeg
 from schema.events import (
@@ -34,8 +33,10 @@ from schema.events import (
     TransactionSubmitted,
 )
 from schema.order_state import fold
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.failure_scripts import FailureScript
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 TERMINAL = ("OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired")
 
@@ -54,20 +55,20 @@ def _of(history: list[Event[Payload]], kind: type[Payload]) -> list[Any]:
     return [event.payload for event in history if isinstance(event.payload, kind)]
 
 
-def _unlimited(make_settings: Any, **overrides: Any) -> Settings:
+def _unlimited(make_settings: MakeSettings, **overrides: Any) -> Settings:
     settings: Settings = make_settings(**{"max_orders_per_minute": 0, **overrides})
     return settings
 
 
 @pytest.fixture
-async def processor(redis: aioredis.Redis, make_settings: Any) -> ExecutionProcessor:
+async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> ExecutionProcessor:
     built = ExecutionProcessor(redis, _unlimited(make_settings), name="p1")
     await built.prepare()
     return built
 
 
 @pytest.fixture
-async def running(redis: aioredis.Redis, make_settings: Any) -> AsyncIterator[Any]:
+async def running(redis: aioredis.Redis, make_settings: MakeSettings) -> AsyncIterator[Any]:
     """Start a processor with these settings in the background; it stops after the test."""
     started: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
@@ -280,7 +281,7 @@ async def test_every_confirmed_order_got_at_least_its_min_amount_out(
 
 
 async def test_a_venue_that_fails_twice_then_succeeds_gives_confirmed_after_growing_delays(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = _unlimited(
         make_settings, retry_base_delay_ms=40, retry_max_delay_ms=1000, max_retry_attempts=3
@@ -310,7 +311,7 @@ async def test_a_venue_that_fails_twice_then_succeeds_gives_confirmed_after_grow
 
 @pytest.mark.parametrize("max_attempts", [1, 4])
 async def test_a_venue_that_always_fails_gives_one_failed_after_every_attempt(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any, max_attempts: int
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings, max_attempts: int
 ) -> None:
     settings = _unlimited(make_settings, max_retry_attempts=max_attempts)
     processor = ExecutionProcessor(redis, settings, name="p")

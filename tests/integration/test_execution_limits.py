@@ -14,8 +14,9 @@ from eventlog.keys import Keys
 from eventlog.reading import read_order
 from processors.execution import ExecutionProcessor
 from schema.events import RoutingStarted
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 TERMINAL = ("OrderConfirmed", "OrderFailed")
 
@@ -54,7 +55,7 @@ async def _run_until_done(processors: list[ExecutionProcessor], count: int, with
 
 
 async def test_no_more_than_max_concurrent_orders_are_in_flight_and_the_gauge_shows_it(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(
         max_concurrent_orders=4,
@@ -81,7 +82,7 @@ async def test_no_more_than_max_concurrent_orders_are_in_flight_and_the_gauge_sh
 
 
 async def test_orders_started_per_window_stay_within_the_rate_shared_by_all_processors(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(max_orders_per_minute=600, max_concurrent_orders=20)  # 10 a second
     processors = [ExecutionProcessor(redis, settings, name=name) for name in ("a", "b")]

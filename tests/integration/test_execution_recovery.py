@@ -17,7 +17,6 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
-from processors.failure_scripts import FailureScript
 from processors.initial_market import RAYDIUM
 from processors.routing import Router
 from processors.transactions import transaction_steps
@@ -32,11 +31,13 @@ from schema.events import (
     TransactionSubmitted,
     new_event,
 )
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.failure_scripts import FailureScript
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 
-def _settings(make_settings: Any, **overrides: Any) -> Settings:
+def _settings(make_settings: MakeSettings, **overrides: Any) -> Settings:
     settings: Settings = make_settings(
         **{"max_orders_per_minute": 0, "venue_drift_bps": 0, **overrides}
     )
@@ -70,7 +71,7 @@ async def _sol_reserve(processor: ExecutionProcessor) -> int:
 
 
 async def test_a_processor_stopped_after_the_swap_landed_is_resumed_without_a_second_fill(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     slow = _settings(make_settings, venue_swap_latency_min_ms=3000, venue_swap_latency_max_ms=3000)
     first = ExecutionProcessor(redis, slow, name="first")
@@ -104,7 +105,7 @@ async def test_a_processor_stopped_after_the_swap_landed_is_resumed_without_a_se
 
 
 async def test_an_order_built_but_never_submitted_is_submitted_by_the_next_processor(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     processor = ExecutionProcessor(redis, _settings(make_settings), name="p")
     await processor.prepare()
@@ -132,7 +133,7 @@ async def test_an_order_built_but_never_submitted_is_submitted_by_the_next_proce
 
 
 async def test_a_route_older_than_the_quote_ttl_is_quoted_again(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     processor = ExecutionProcessor(
         redis, _settings(make_settings, venue_quote_ttl_ms=5000), name="p"
@@ -164,7 +165,7 @@ async def test_a_route_older_than_the_quote_ttl_is_quoted_again(
 
 
 async def test_a_retry_due_when_the_processor_died_waits_out_its_announced_delay(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     processor = ExecutionProcessor(redis, _settings(make_settings), name="p")
     placed = order_placed()
@@ -189,7 +190,7 @@ async def test_a_retry_due_when_the_processor_died_waits_out_its_announced_delay
 
 
 async def test_a_cancel_during_the_back_off_stops_the_order_for_good(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = _settings(make_settings, retry_base_delay_ms=600, retry_max_delay_ms=600)
     processor = ExecutionProcessor(redis, settings, name="p")
@@ -224,7 +225,7 @@ async def test_a_cancel_during_the_back_off_stops_the_order_for_good(
 
 
 async def test_a_poison_entry_is_dead_lettered_and_its_order_fails_once_with_the_reason(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = _settings(make_settings, consumer_max_deliveries=2, consumer_claim_idle_ms=1)
     processor = ExecutionProcessor(redis, settings, name="p")

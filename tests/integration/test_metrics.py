@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
@@ -27,6 +26,7 @@ from schema.events import (
     new_event,
 )
 from schema.order_state import fold
+from tests.support.in_process_api import in_process_api
 
 STATUSES = (
     "pending",
@@ -84,7 +84,9 @@ async def test_order_figures_add_up_to_the_total_and_match_the_log(
     by_order: dict[uuid.UUID, list[Event[Any]]] = {}
     for event in events:
         by_order.setdefault(event.order_id, []).append(event)
-    statuses = Counter(fold(history).status.value for history in by_order.values())  # type: ignore[union-attr]
+    states = [fold(history) for history in by_order.values()]
+    statuses = Counter(state.status.value for state in states if state is not None)
+    assert sum(statuses.values()) == len(by_order)
     assert {s: orders[s] for s in STATUSES} == {s: statuses.get(s, 0) for s in STATUSES}
 
     queue = body["queue"]
@@ -108,9 +110,9 @@ async def test_queue_figures_come_from_the_execution_group(
     total = await redis.xlen(keys.events)
     await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0")
     await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=15)
-    [[_, delivered]] = await redis.xreadgroup(
-        EXECUTION_GROUP, "worker", {keys.events: ">"}, count=4
-    )
+    reply = await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=4)
+    assert isinstance(reply, list)  # RESP2 answers a list of [stream, entries] pairs
+    [[_, delivered]] = reply
     await redis.xack(keys.events, EXECUTION_GROUP, *[position for position, _ in delivered])
 
     queue = (await client.get("/api/metrics")).json()["queue"]
@@ -145,11 +147,7 @@ async def test_prometheus_text_has_the_same_figures_and_two_apps_can_share_a_pro
     )
     assert histogram["oee_accept_to_confirmed_seconds_sum"].value > 0
 
-    other = create_app(migrated)
-    async with (
-        other.router.lifespan_context(other),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://x") as http,
-    ):
+    async with in_process_api(migrated) as http:  # a second app in this process
         again = await http.get("/metrics")
     assert again.status_code == 200
     assert "oee_orders{" in again.text

@@ -12,6 +12,10 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
 from projections.sample_histories import append_histories, build_histories
+from schema.events import OrderPlaced
+from schema.migrate import migrate
+from tests.support.in_process_api import in_process_api
+from tests.support.settings import MakeSettings
 
 GOOD = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
@@ -32,8 +36,9 @@ async def test_an_accepted_order_is_in_the_log_with_exact_amounts(
     [placed] = await read_after(redis, keys, "0")
     assert str(placed.event.order_id) == body["orderId"]
     assert placed.position == body["position"]
-    assert str(placed.event.payload.amount_in) == "0.1"  # type: ignore[attr-defined]
-    assert str(placed.event.payload.slippage) == "0"  # type: ignore[attr-defined]
+    assert isinstance(placed.event.payload, OrderPlaced)
+    assert str(placed.event.payload.amount_in) == "0.1"
+    assert str(placed.event.payload.slippage) == "0"
 
 
 async def test_slippage_defaults_to_the_setting(
@@ -41,7 +46,8 @@ async def test_slippage_defaults_to_the_setting(
 ) -> None:
     await api.post("/api/orders/execute", json=GOOD)
     [placed] = await read_after(redis, keys, "0")
-    assert str(placed.event.payload.slippage) == "0.01"  # type: ignore[attr-defined]
+    assert isinstance(placed.event.payload, OrderPlaced)
+    assert str(placed.event.payload.slippage) == "0.01"
 
 
 BAD_BODIES: list[tuple[Any, str]] = [
@@ -147,18 +153,11 @@ async def test_an_unusable_idempotency_key_is_refused(api: httpx.AsyncClient) ->
 
 
 async def test_the_intake_limit_answers_429_with_retry_after(
-    make_settings: Any, redis: aioredis.Redis, keys: Keys
+    make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
 ) -> None:
-    from api.app import create_app
-    from schema.migrate import migrate
-
     settings = make_settings(intake_rate_limit_per_minute=3)
-    migrate(settings.database_url)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    migrate(settings.require_database_url())
+    async with in_process_api(settings) as client:
         statuses = [
             (await client.post("/api/orders/execute", json=GOOD)).status_code for _ in range(3)
         ]

@@ -4,13 +4,14 @@ projectors, against real Redis and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import random
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ from projections.snapshot import snapshot
 from schema.events import RoutingStarted
 from schema.migrate import migrate
 from schema.order_state import OrderState, fold
-from tests.log_reading import read_log
-from tests.polling import eventually
+from tests.support.log_reading import read_log
+from tests.support.polling import eventually
+from tests.support.schemas import scratch_schema
 
 TABLES = OrdersProjection.tables
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
@@ -50,25 +52,16 @@ async def db(migrated: Settings) -> AsyncIterator[psycopg.AsyncConnection]:
 
 
 @pytest.fixture
-def other_schema(server_urls: tuple[str, str]) -> Any:
+def other_schema(server_urls: tuple[str, str]) -> Iterator[Callable[[], str]]:
     """A second, migrated schema: where a reference projection is built to compare with."""
-    from psycopg.conninfo import make_conninfo
+    with contextlib.ExitStack() as schemas:
 
-    made: list[str] = []
+        def build() -> str:
+            url = schemas.enter_context(scratch_schema(server_urls[1], prefix="t_ref"))
+            migrate(url)
+            return url
 
-    def build() -> str:
-        name = f"t_ref_{random.getrandbits(48):012x}"
-        with psycopg.connect(server_urls[1], autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{name}"')
-        made.append(name)
-        url = make_conninfo(server_urls[1], options=f"-c search_path={name}")
-        migrate(url)
-        return url
-
-    yield build
-    with psycopg.connect(server_urls[1], autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        yield build
 
 
 async def tables_of(url: str) -> dict[str, list[Any]]:
@@ -108,7 +101,7 @@ async def test_applying_the_same_batch_twice_changes_nothing(
 
 
 async def test_events_applied_out_of_order_end_at_the_highest_sequence(
-    redis: aioredis.Redis, keys: Keys, db: psycopg.AsyncConnection, other_schema: Any
+    redis: aioredis.Redis, keys: Keys, db: psycopg.AsyncConnection, other_schema: Callable[[], str]
 ) -> None:
     await log_with_orders(redis, keys, 80, seed=2)
     log = await read_log(redis, keys)
@@ -138,7 +131,7 @@ async def test_events_applied_out_of_order_end_at_the_highest_sequence(
 
 
 async def test_a_projector_killed_between_commit_and_ack_counts_nothing_twice(
-    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Any
+    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Callable[[], str]
 ) -> None:
     await log_with_orders(redis, keys, 300, seed=3)
     projection = OrdersProjection()
@@ -199,7 +192,7 @@ def final_states(log: Sequence[Recorded]) -> dict[Any, OrderState]:
 
 
 async def test_two_projectors_in_one_group_build_the_same_tables_as_one(
-    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Any
+    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Callable[[], str]
 ) -> None:
     await log_with_orders(redis, keys, 400, seed=4)
     projection = OrdersProjection()
@@ -242,7 +235,7 @@ asyncio.run(main())
 
 
 async def test_two_projector_processes_build_the_same_tables_as_one(
-    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Any
+    redis: aioredis.Redis, keys: Keys, migrated: Settings, other_schema: Callable[[], str]
 ) -> None:
     env = {
         **os.environ,

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import redis.asyncio as aioredis
-from psycopg.conninfo import make_conninfo
 
-from api.app import create_app
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
@@ -25,8 +21,10 @@ from projections.run import drain_projections, run_projectors
 from projections.sample_histories import append_histories, build_histories
 from projections.snapshot import snapshot
 from schema.migrate import migrate
-from tests.log_reading import read_log
-from tests.polling import eventually
+from tests.support.in_process_api import in_process_api
+from tests.support.log_reading import read_log
+from tests.support.polling import eventually
+from tests.support.schemas import scratch_schema
 
 TABLES = OrdersProjection.tables
 
@@ -42,15 +40,10 @@ async def group_info(redis: aioredis.Redis, keys: Keys, group: str) -> dict[str,
 
 
 @pytest.fixture
-async def reference_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
-    name = f"t_ref_{random.getrandbits(48):012x}"
-    with psycopg.connect(server_urls[1], autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    url = make_conninfo(server_urls[1], options=f"-c search_path={name}")
-    migrate(url)
-    yield url
-    with psycopg.connect(server_urls[1], autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+def reference_url(server_urls: tuple[str, str]) -> Iterator[str]:
+    with scratch_schema(server_urls[1], prefix="t_ref") as url:
+        migrate(url)
+        yield url
 
 
 async def test_replay_rebuilds_exactly_what_live_projection_built_while_queries_answer(
@@ -69,13 +62,9 @@ async def test_replay_rebuilds_exactly_what_live_projection_built_while_queries_
     live = await tables_of(url)
     assert len(live["order_events"]) == len(events)
 
-    app = create_app(migrated)
     probe = str(events[0].order_id)
     answers: list[int] = []
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with in_process_api(migrated) as client:
         rebuilding = asyncio.create_task(replay(migrated, progress=False, chunk=500))
         while not rebuilding.done():
             answers.append((await client.get(f"/api/orders/{probe}")).status_code)

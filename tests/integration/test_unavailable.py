@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -13,12 +12,13 @@ import redis.asyncio as aioredis
 
 from eventlog.process_readings import free_port
 from eventlog.settings import Settings
-from tests.in_process_api import in_process_api
+from tests.support.in_process_api import in_process_api
+from tests.support.settings import MakeSettings
 
 
 @pytest.fixture
 async def without_postgres(
-    make_settings: Any, redis: aioredis.Redis
+    make_settings: MakeSettings, redis: aioredis.Redis
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API with PostgreSQL on a closed port; Redis is real (the `redis` fixture removes the
     test's keys afterwards)."""
@@ -31,7 +31,9 @@ async def without_postgres(
 
 
 @pytest.fixture
-async def without_redis(make_settings: Any, migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def without_redis(
+    make_settings: MakeSettings, migrated: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with in_process_api(settings) as client:
         yield client
@@ -93,7 +95,7 @@ async def test_placements_answer_503_while_redis_is_unreachable(
 
 
 async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accepted(
-    make_settings: Any, migrated: Settings
+    make_settings: MakeSettings, migrated: Settings
 ) -> None:
     settings = make_settings(
         redis_url=f"redis://127.0.0.1:{free_port()}/0", intake_rate_limit_per_minute=100

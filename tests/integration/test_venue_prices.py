@@ -16,7 +16,8 @@ from processors.execution import ExecutionProcessor
 from processors.initial_market import METEORA, RAYDIUM
 from processors.market import Market
 from processors.venue_prices import publish_venue_prices
-from tests.polling import eventually
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
 
 
 async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
@@ -26,7 +27,9 @@ async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
     await market.seed()
     await publish_venue_prices(market, redis, keys, settings)
 
-    snapshot = orjson.loads(await redis.get(keys.venue_prices))
+    raw = await _snapshot(redis, keys)
+    assert raw is not None
+    snapshot = orjson.loads(raw)
     pools = {(p.venue, p.pair): p for p in await market.all_pools()}
     assert {(e["venue"], e["pair"]) for e in snapshot["prices"]} == set(pools)
     for entry in snapshot["prices"]:
@@ -36,14 +39,14 @@ async def test_the_snapshot_holds_every_pool_at_its_spot_price_and_expires(
 
 
 async def test_a_running_processor_publishes_prices_that_follow_the_drift(
-    redis: aioredis.Redis, keys: Keys, make_settings: object
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    settings: Settings = make_settings(venue_drift_interval_ms=20)  # type: ignore[operator]
+    settings = make_settings(venue_drift_interval_ms=20)
     processor = ExecutionProcessor(redis, settings, name="prices")
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))
     try:
-        first = await eventually(lambda: redis.get(keys.venue_prices), what="a price snapshot")
+        first = await eventually(lambda: _snapshot(redis, keys), what="a price snapshot")
         moved = await eventually(
             lambda: _changed(redis, keys, first), what="a newer snapshot after drift"
         )
@@ -53,8 +56,15 @@ async def test_a_running_processor_publishes_prices_that_follow_the_drift(
         await running
 
 
+async def _snapshot(redis: aioredis.Redis, keys: Keys) -> bytes | None:
+    """The published price snapshot, if any (the test client answers bytes, not str)."""
+    raw = await redis.get(keys.venue_prices)
+    assert raw is None or isinstance(raw, bytes)
+    return raw
+
+
 async def _changed(redis: aioredis.Redis, keys: Keys, before: bytes) -> bytes | None:
-    now: bytes | None = await redis.get(keys.venue_prices)
+    now = await _snapshot(redis, keys)
     return now if now and orjson.loads(now)["prices"] != orjson.loads(before)["prices"] else None
 
 

@@ -12,7 +12,6 @@ import redis.asyncio as aioredis
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.errors import ErrorCode, ExecutionError
-from processors.failure_scripts import FailureScript
 from processors.initial_market import METEORA, RAYDIUM, initial_pools
 from processors.market import Market
 from processors.pools import to_units
@@ -20,6 +19,8 @@ from processors.routes import PlannedLeg, RouteFill, plan_from_quote
 from processors.routing import RouteChoice, choose_route, pools_for
 from processors.transactions import transaction_hash
 from processors.venues import Venues
+from tests.support.failure_scripts import FailureScript
+from tests.support.settings import MakeSettings
 
 
 async def _seeded(redis: aioredis.Redis, keys: Keys, settings: Settings) -> Market:
@@ -145,7 +146,7 @@ async def test_failure_scripts_fail_attempts_in_order_across_processes(
 
 
 async def test_random_transient_failures_follow_the_seed(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(venue_failure_rate=0.3, venue_seed=99)
     market = await _seeded(redis, keys, settings)
@@ -172,7 +173,7 @@ async def test_random_transient_failures_follow_the_seed(
 
 
 async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart(
-    redis: aioredis.Redis, keys: Keys, make_settings: Any
+    redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     day_long_steps = {"venue_drift_bps": 20, "venue_drift_interval_ms": 10**9}
     runs = {
@@ -186,8 +187,9 @@ async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart
             market = Market(redis, run_keys, settings)
             await market.seed()
             await market.drift()  # the first call starts the clock
-            epoch = int(await redis.hget(run_keys.venue_state, "epoch"))  # type: ignore[misc]
-            await redis.hset(run_keys.venue_state, "epoch", epoch - 250)  # type: ignore[misc]
+            epoch = await redis.hget(run_keys.venue_state, "epoch")
+            assert epoch is not None
+            await redis.hset(run_keys.venue_state, "epoch", int(epoch) - 250)
             assert await market.drift() == 250  # as if the market had run 250 steps
             prices[name] = {(p.venue, p.pair): p.price for p in await market.all_pools()}
     finally:

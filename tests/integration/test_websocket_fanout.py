@@ -7,7 +7,6 @@ import contextlib
 import time
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -17,7 +16,9 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Quote, RouteSelected
-from tests.integration.websocket_harness import (
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
+from tests.support.websocket_harness import (
     StalledClient,
     append_steps,
     client,
@@ -27,7 +28,6 @@ from tests.integration.websocket_harness import (
     receive_events,
     running_api,
 )
-from tests.polling import eventually
 
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "2"}
 
@@ -77,7 +77,7 @@ def big_event(attempt: int) -> RouteSelected:
 
 
 async def test_a_stalled_client_is_closed_as_too_slow_while_the_others_keep_receiving(
-    make_settings: Any, redis: aioredis.Redis, keys: Keys
+    make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
 ) -> None:
     settings: Settings = make_settings(ws_buffer_size=8)
     appender = EventAppender(redis, keys)
@@ -113,7 +113,7 @@ async def test_a_stalled_client_is_closed_as_too_slow_while_the_others_keep_rece
 
 
 async def test_clients_of_two_api_processes_see_the_same_events(
-    make_settings: Any, redis: aioredis.Redis, keys: Keys
+    make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
 ) -> None:
     settings: Settings = make_settings()
     async with (

@@ -16,7 +16,9 @@ from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
 from schema.events import OrderFailed, RoutingStarted
-from tests.integration.websocket_harness import (
+from tests.support.polling import eventually
+from tests.support.settings import MakeSettings
+from tests.support.websocket_harness import (
     LIFECYCLE_STATUSES,
     RunningApi,
     append_steps,
@@ -28,13 +30,12 @@ from tests.integration.websocket_harness import (
     receive_events,
     running_api,
 )
-from tests.polling import eventually
 
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
 
 @pytest.fixture
-async def server(make_settings: Any, redis: aioredis.Redis) -> AsyncIterator[RunningApi]:
+async def server(make_settings: MakeSettings, redis: aioredis.Redis) -> AsyncIterator[RunningApi]:
     settings: Settings = make_settings(ws_close_after_terminal_ms=200, ws_unknown_order_grace_ms=0)
     async with running_api(settings) as running:
         yield running
@@ -229,7 +230,7 @@ async def test_a_malformed_order_id_is_closed_as_invalid(server: RunningApi) -> 
 
 
 async def test_an_order_that_appears_just_after_the_client_connects_is_followed(
-    make_settings: Any, redis: aioredis.Redis, appender: EventAppender
+    make_settings: MakeSettings, redis: aioredis.Redis, appender: EventAppender
 ) -> None:
     settings: Settings = make_settings(ws_unknown_order_grace_ms=5_000)
     order_id = uuid.uuid4()
@@ -257,7 +258,9 @@ async def test_ping_gets_pong_and_anything_else_an_error_without_closing(
         assert (await receive(ws))["type"] == "pong"
 
 
-async def test_idle_sockets_get_heartbeats(make_settings: Any, redis: aioredis.Redis) -> None:
+async def test_idle_sockets_get_heartbeats(
+    make_settings: MakeSettings, redis: aioredis.Redis
+) -> None:
     settings: Settings = make_settings(ws_heartbeat_seconds=0.05)
     async with (
         running_api(settings) as server,

@@ -1,4 +1,5 @@
-"""Failure scripts: deterministic venue failures for tests and benchmarks, shared by all processes.
+"""Failure scripts: deterministic venue failures for tests, shared by all processes (the simulated
+venues' swap script in `processors.market` reads them).
 
 Each swap attempt consumes the first entry of the order's script, else of the global one; an entry
 set with `fail_always` is never consumed, and "OK" lets that attempt through."""

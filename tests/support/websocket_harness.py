@@ -35,8 +35,8 @@ from schema.events import (
     TransactionSubmitted,
     new_event,
 )
-from tests.factories import order_placed
-from tests.polling import eventually
+from tests.support.factories import order_placed
+from tests.support.polling import eventually
 
 RECEIVE_TIMEOUT = 10.0
 

@@ -1,0 +1,1 @@
+"""Code the tests share: builders, harnesses, servers and waiting helpers."""
