@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,10 +14,8 @@ from api.dashboard import dashboard_routes
 from api.health import health
 from api.metrics import api_metrics, prometheus_metrics
 from api.openapi import openapi
-from api.order_lookup import OrderLookup
 from api.orders_commands import cancel_order, place_order
 from api.orders_queries import get_order, get_order_events, list_orders
-from api.relay import LogRelay
 from api.resources import Resources
 from api.responses import (
     ApiError,
@@ -27,11 +26,6 @@ from api.responses import (
 )
 from api.streams import stream_routes
 from api.venue_prices import venue_prices
-from commands.order_intake import OrderIntake
-from eventlog.append import EventAppender
-from eventlog.connections import postgres_pool, redis_client
-from eventlog.keys import Keys
-from eventlog.settings import Settings
 from eventlog.store_errors import STORES_UNREACHABLE
 
 
@@ -52,34 +46,14 @@ def build_routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(open_resources: Callable[[], AbstractAsyncContextManager[Resources]]) -> Starlette:
+    """The app; `open_resources` (from the composition root) opens what it holds while it runs."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = redis_client(settings)
-        pool = postgres_pool(
-            settings, min_size=2, max_size=20, timeout=settings.api_store_timeout_seconds
-        )
-        await pool.open(wait=False)
-        keys = Keys(settings.key_prefix)
-        appender = EventAppender(redis, keys)
-        intake = OrderIntake(redis, appender, keys, settings)
-        app.state.resources = Resources(
-            settings,
-            keys,
-            redis,
-            pool,
-            appender,
-            intake,
-            OrderLookup(pool),
-        )
-        app.state.relay = relay = LogRelay(redis, keys, settings)
-        await relay.start()
-        try:
+        async with open_resources() as opened:
+            app.state.resources = opened
             yield
-        finally:
-            await relay.stop()
-            await pool.close()
-            await redis.aclose()
 
     return Starlette(
         routes=build_routes(),

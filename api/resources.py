@@ -1,4 +1,5 @@
-"""What the API holds open while it runs: opened in the app's lifespan, closed at shutdown."""
+"""What the API holds open while it runs: opened by the composition root (`oee.wiring`) in the
+app's lifespan, closed at shutdown."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from api.order_lookup import OrderLookup
+from api.relay import LogRelay
 from commands.order_intake import OrderIntake
-from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 
@@ -21,9 +22,9 @@ class Resources:
     keys: Keys
     redis: aioredis.Redis
     pool: AsyncConnectionPool
-    appender: EventAppender
     intake: OrderIntake
     orders: OrderLookup
+    relay: LogRelay
 
 
 def resources(connection: HTTPConnection) -> Resources:

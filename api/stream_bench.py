@@ -30,11 +30,11 @@ from schema.events import Event, OrderPlaced, new_event
 
 _SERVER = """
 import os
-from api.app import create_app
+from oee.wiring import api_app
 from api.serving import serve
 from eventlog.settings import Settings
 settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-serve(create_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
+serve(api_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
       ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1")
 """
 _STREAM = "/api/orders/stream/all"

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api.order_log import order_history
-from api.relay import LogRelay, RelayUnavailableError, Subscription
+from api.relay import RelayUnavailableError, Subscription
 from api.resources import resources
 from api.stream_messages import (
     INTERNAL_ERROR,
@@ -46,11 +46,6 @@ CATCH_UP_PAGE = 1_000  # events per catch-up read of the whole log
 CLOSE_TIMEOUT_SECONDS = 10.0  # how long a close frame may wait behind a stalled client's backlog
 
 
-def relay(websocket: WebSocket) -> LogRelay:
-    found: LogRelay = websocket.app.state.relay
-    return found
-
-
 class StreamSession:
     """One socket: catch up from the log, then send what the relay offers, until told to stop."""
 
@@ -62,7 +57,7 @@ class StreamSession:
         self.order_id = order_id
         self.after = after
         self.res = resources(websocket)
-        self.relay = relay(websocket)
+        self.relay = self.res.relay
         self.last: PositionKey = position_key(after) if after else (0, 0)
         self.subscription: Subscription | None = None
         self._done: asyncio.Future[Closing | None] = asyncio.get_running_loop().create_future()

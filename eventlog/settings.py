@@ -92,6 +92,14 @@ class Settings(BaseModel):
             )
             raise SettingsError(f"invalid settings: {problems}") from None
 
+    def to_environ(self) -> dict[str, str]:
+        """These settings as the environment variables `from_env` reads back: the one way a
+        child process is given its settings. An unset value is an empty variable."""
+        return {
+            env_name(field): "" if value is None else str(value)
+            for field, value in self.model_dump().items()
+        }
+
     def require_redis_url(self) -> str:
         if not self.redis_url:
             raise SettingsError("REDIS_URL (or REDIS_HOST) is not set")

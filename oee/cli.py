@@ -18,22 +18,22 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
-    from api.app import create_app
     from api.serving import serve
+    from oee.wiring import api_app
 
-    serve(create_app(settings), settings)
+    serve(api_app(settings), settings)
     return 0
 
 
 def _process(settings: Settings, args: argparse.Namespace) -> int:
-    from processors.run import run_processors
+    from oee.parts import run_processor
 
-    return run_until_signalled(lambda stop: run_processors(settings, stop, name=args.name))
+    return run_until_signalled(lambda stop: run_processor(settings, stop, name=args.name))
 
 
 def _project(settings: Settings, args: argparse.Namespace) -> int:
     from eventlog.collector import fewer_collections
-    from projections.run import run_projectors
+    from oee.parts import run_projectors
 
     with fewer_collections():  # a projector's garbage is freed by reference counting
         return run_until_signalled(lambda stop: run_projectors(settings, stop, name=args.name))

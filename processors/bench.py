@@ -100,16 +100,8 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
 def _start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
     path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "processors",
-            "--name",
-            name,
-            "--settings-json",
-            settings.model_dump_json(),
-        ],
-        env={**os.environ, "PYTHONPATH": path},
+        [sys.executable, "-m", "oee", "process", "--name", name],
+        env={**os.environ, **settings.to_environ(), "PYTHONPATH": path},
     )
 
 

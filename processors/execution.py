@@ -9,33 +9,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-
-from eventlog.append import ConcurrencyError, EventAppender
+from eventlog.append import ConcurrencyError
 from eventlog.cancelling import cancel_until_done
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
-from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.keys import EXECUTION_GROUP
 from eventlog.reading import read_order
-from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNREACHABLE
 from processors.errors import ErrorCode
-from processors.execution_context import ExecutionContext, ExecutionStats
-from processors.market import Market
+from processors.execution_context import ExecutionContext
 from processors.order_execution import OrderExecution
 from processors.pools import to_amount
-from processors.rate_limit import ExecutionRateLimiter
 from processors.routes import plan_from_quote
-from processors.routing import Router
 from processors.venue_prices import publish_venue_prices
-from processors.venues import Venues, fill_from_result
+from processors.venues import fill_from_result
 from schema.events import (
     Event,
     OrderConfirmed,
@@ -53,47 +45,19 @@ logger = logging.getLogger(__name__)
 STATS_INTERVAL_S = 1.0
 
 
-def default_processor_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
 class ExecutionProcessor:
-    def __init__(
-        self, redis: aioredis.Redis, settings: Settings, *, name: str | None = None
-    ) -> None:
-        self.name = name or default_processor_name()
-        self.settings = settings
-        self.keys = Keys(settings.key_prefix)
-        self.market = Market(redis, self.keys, settings)
-        self.stats = ExecutionStats()
-        self._redis = redis
-        venues = Venues(self.market, settings)
-        self._context = ExecutionContext(
-            redis=redis,
-            keys=self.keys,
-            settings=settings,
-            appender=EventAppender(redis, self.keys),
-            venues=venues,
-            router=Router(venues),
-            limiter=ExecutionRateLimiter(redis, self.keys, settings.max_orders_per_minute),
-            stats=self.stats,
-        )
+    def __init__(self, context: ExecutionContext, config: ConsumerConfig) -> None:
+        """`config` is this processor's consumer in the execution group, `context` what its
+        orders share; both come from the composition root (`oee.wiring.execution_processor`)."""
+        self.name = config.name
+        self.settings = context.settings
+        self.keys = context.keys
+        self.market = context.market
+        self.stats = context.stats
+        self._redis = context.redis
+        self._context = context
         self.consumer = Consumer(
-            redis,
-            self.keys,
-            ConsumerConfig(
-                group=EXECUTION_GROUP,
-                name=self.name,
-                batch_size=settings.consumer_batch_size,
-                block_ms=settings.consumer_block_ms,
-                claim_idle_ms=settings.consumer_claim_idle_ms,
-                max_deliveries=settings.consumer_max_deliveries,
-                health_ttl_seconds=settings.health_ttl_seconds,
-                parallel=settings.max_concurrent_orders,
-                types=frozenset({"OrderPlaced"}),
-            ),
-            self._handle,
-            on_dead_letter=self._on_dead_letter,
+            context.redis, context.keys, config, self._handle, on_dead_letter=self._on_dead_letter
         )
         self._in_hand: dict[str, float] = {}  # entry position -> when its order was taken
         self._order_tasks: set[asyncio.Task[Any]] = set()

@@ -1,5 +1,6 @@
-"""What every order execution of one processor shares: its clients, settings, and the counters
-and gauges it publishes (ExecutionStats, in Redis under keys.execution_stats)."""
+"""What every order execution of one processor shares: its clients, settings, market and venues,
+and the counters and gauges it publishes (ExecutionStats, in Redis under keys.execution_stats).
+Built by the composition root (`oee/wiring.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from processors.market import Market
 from processors.rate_limit import ExecutionRateLimiter
 from processors.routing import Router
 from processors.venues import Venues
@@ -37,6 +39,7 @@ class ExecutionContext:
     keys: Keys
     settings: Settings
     appender: EventAppender
+    market: Market
     venues: Venues
     router: Router
     limiter: ExecutionRateLimiter

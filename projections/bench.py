@@ -40,7 +40,7 @@ import asyncio, json, sys, time
 from eventlog.connections import redis_client
 from eventlog.settings import Settings
 from eventlog.collector import fewer_collections
-from projections.run import drain_projections
+from oee.parts import drain_projections
 
 async def main() -> None:
     settings = Settings.from_env()

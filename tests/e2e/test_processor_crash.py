@@ -35,19 +35,11 @@ ORDERS = 200
 def _processor(settings: Settings, name: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "processors",
-                "--name",
-                name,
-                "--settings-json",
-                settings.model_dump_json(),
-            ],
+            [sys.executable, "-m", "oee", "process", "--name", name],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, **settings.to_environ(), "PYTHONPATH": str(ROOT)},
         )
         try:
             yield process

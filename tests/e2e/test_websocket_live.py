@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from oee.wiring import execution_processor
 from processors.errors import ErrorCode
-from processors.execution import ExecutionProcessor
 from schema.statuses import ALLOWED_TRANSITIONS, OrderStatus
 from tests.support.failure_scripts import FailureScript
 from tests.support.settings import MakeSettings
@@ -37,7 +37,7 @@ def live_settings(make_settings: MakeSettings) -> Settings:
 
 @pytest.fixture
 async def processors(live_settings: Settings, redis: aioredis.Redis) -> AsyncIterator[None]:
-    processor = ExecutionProcessor(redis, live_settings, name="ws-e2e")
+    processor = execution_processor(redis, live_settings, name="ws-e2e")
     await processor.prepare()
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))

@@ -17,6 +17,7 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
+from oee.wiring import execution_processor
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
 from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
@@ -62,7 +63,7 @@ def _unlimited(make_settings: MakeSettings, **overrides: Any) -> Settings:
 
 @pytest.fixture
 async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> ExecutionProcessor:
-    built = ExecutionProcessor(redis, _unlimited(make_settings), name="p1")
+    built = execution_processor(redis, _unlimited(make_settings), name="p1")
     await built.prepare()
     return built
 
@@ -74,7 +75,7 @@ async def running(redis: aioredis.Redis, make_settings: MakeSettings) -> AsyncIt
 
     async def start(**overrides: Any) -> ExecutionProcessor:
         settings = _unlimited(make_settings, **overrides)
-        built = ExecutionProcessor(redis, settings, name=f"p{len(started)}")
+        built = execution_processor(redis, settings, name=f"p{len(started)}")
         await built.prepare()
         stop = asyncio.Event()
         started.append((stop, asyncio.create_task(built.run(stop))))
@@ -286,7 +287,7 @@ async def test_a_venue_that_fails_twice_then_succeeds_gives_confirmed_after_grow
     settings = _unlimited(
         make_settings, retry_base_delay_ms=40, retry_max_delay_ms=1000, max_retry_attempts=3
     )
-    processor = ExecutionProcessor(redis, settings, name="p1")
+    processor = execution_processor(redis, settings, name="p1")
     order_id = uuid.uuid4()
     await FailureScript(redis, keys).fail_next(
         ErrorCode.TX_FAILED_TO_LAND, ErrorCode.TX_FAILED_TO_LAND, order_id=order_id
@@ -314,7 +315,7 @@ async def test_a_venue_that_always_fails_gives_one_failed_after_every_attempt(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings, max_attempts: int
 ) -> None:
     settings = _unlimited(make_settings, max_retry_attempts=max_attempts)
-    processor = ExecutionProcessor(redis, settings, name="p")
+    processor = execution_processor(redis, settings, name="p")
     await FailureScript(redis, keys).fail_always(ErrorCode.TX_FAILED_TO_LAND)
     order_id = await _place(redis, keys)
     await processor.drain()

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
+from oee.wiring import execution_processor
 from processors.execution import ExecutionProcessor
 from schema.events import RoutingStarted
 from tests.support.factories import order_placed
@@ -63,7 +64,7 @@ async def test_no_more_than_max_concurrent_orders_are_in_flight_and_the_gauge_sh
         venue_swap_latency_min_ms=20,
         venue_swap_latency_max_ms=60,
     )
-    processor = ExecutionProcessor(redis, settings, name="capped")
+    processor = execution_processor(redis, settings, name="capped")
     orders = await _place_many(redis, keys, 40)
     await _run_until_done([processor], 40, within=20)
     spans = await _spans(redis, keys, orders)
@@ -85,7 +86,7 @@ async def test_orders_started_per_window_stay_within_the_rate_shared_by_all_proc
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(max_orders_per_minute=600, max_concurrent_orders=20)  # 10 a second
-    processors = [ExecutionProcessor(redis, settings, name=name) for name in ("a", "b")]
+    processors = [execution_processor(redis, settings, name=name) for name in ("a", "b")]
     orders = await _place_many(redis, keys, 35)
     await _run_until_done(processors, 35, within=20)
     starts = sorted(start for start, _ in await _spans(redis, keys, orders))

@@ -15,6 +15,7 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
+from oee.wiring import execution_processor
 from processors.errors import ErrorCode
 from processors.execution import ExecutionProcessor
 from processors.initial_market import RAYDIUM
@@ -74,7 +75,7 @@ async def test_a_processor_stopped_after_the_swap_landed_is_resumed_without_a_se
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     slow = _settings(make_settings, venue_swap_latency_min_ms=3000, venue_swap_latency_max_ms=3000)
-    first = ExecutionProcessor(redis, slow, name="first")
+    first = execution_processor(redis, slow, name="first")
     await first.prepare()
     await first.market.remove("meteora", "SOL/USDC")
     reserve_before = await _sol_reserve(first)
@@ -92,7 +93,7 @@ async def test_a_processor_stopped_after_the_swap_landed_is_resumed_without_a_se
         -1
     ] == "TransactionSubmitted"
 
-    second = ExecutionProcessor(
+    second = execution_processor(
         redis, _settings(make_settings, consumer_claim_idle_ms=200), name="b"
     )
     await eventually(second.drain, what="the second processor reclaimed the idle entry")
@@ -107,7 +108,7 @@ async def test_a_processor_stopped_after_the_swap_landed_is_resumed_without_a_se
 async def test_an_order_built_but_never_submitted_is_submitted_by_the_next_processor(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    processor = ExecutionProcessor(redis, _settings(make_settings), name="p")
+    processor = execution_processor(redis, _settings(make_settings), name="p")
     await processor.prepare()
     placed = order_placed(token_in="USDC", token_out="SOL", amount_in=Decimal(300))
     await EventAppender(redis, keys).append([placed], expected_sequence=0)
@@ -135,7 +136,7 @@ async def test_an_order_built_but_never_submitted_is_submitted_by_the_next_proce
 async def test_a_route_older_than_the_quote_ttl_is_quoted_again(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    processor = ExecutionProcessor(
+    processor = execution_processor(
         redis, _settings(make_settings, venue_quote_ttl_ms=5000), name="p"
     )
     await processor.prepare()
@@ -167,7 +168,7 @@ async def test_a_route_older_than_the_quote_ttl_is_quoted_again(
 async def test_a_retry_due_when_the_processor_died_waits_out_its_announced_delay(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    processor = ExecutionProcessor(redis, _settings(make_settings), name="p")
+    processor = execution_processor(redis, _settings(make_settings), name="p")
     placed = order_placed()
     await EventAppender(redis, keys).append([placed], expected_sequence=0)
     await _append(
@@ -193,7 +194,7 @@ async def test_a_cancel_during_the_back_off_stops_the_order_for_good(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = _settings(make_settings, retry_base_delay_ms=600, retry_max_delay_ms=600)
-    processor = ExecutionProcessor(redis, settings, name="p")
+    processor = execution_processor(redis, settings, name="p")
     await processor.prepare()
     placed = order_placed()
     await FailureScript(redis, keys).fail_next(
@@ -228,7 +229,7 @@ async def test_a_poison_entry_is_dead_lettered_and_its_order_fails_once_with_the
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = _settings(make_settings, consumer_max_deliveries=2, consumer_claim_idle_ms=1)
-    processor = ExecutionProcessor(redis, settings, name="p")
+    processor = execution_processor(redis, settings, name="p")
     placed = order_placed()
     await EventAppender(redis, keys).append([placed], expected_sequence=0)
     # A history no processor can resume: submitted without ever being routed.

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
-from projections.run import drain_projections
+from oee.parts import drain_projections
 from projections.sample_histories import append_histories, build_histories
 from schema.events import (
     AttemptFailed,

@@ -25,10 +25,11 @@ from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from oee.wiring import projector_config
 from projections.order_counters import ORDERS_IN_STATUS, ORDERS_PLACED, RETRIES
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
-from projections.run import Projector, projector_config
+from projections.projector import Projector
 from projections.sample_histories import append_histories, build_histories
 from projections.snapshot import snapshot
 from schema.events import RoutingStarted
@@ -223,7 +224,7 @@ async def test_two_projectors_in_one_group_build_the_same_tables_as_one(
 _PROJECTOR_PROCESS = """
 import asyncio, signal, sys
 from eventlog.settings import Settings
-from projections.run import run_projectors
+from oee.parts import run_projectors
 
 async def main() -> None:
     stop = asyncio.Event()

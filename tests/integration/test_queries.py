@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from projections.run import drain_projections
+from oee.parts import drain_projections
 from projections.sample_histories import append_histories, build_histories
 from schema.events import Event
 

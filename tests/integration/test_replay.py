@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
+from oee.parts import drain_projections, run_projectors
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
 from projections.replay import replay
-from projections.run import drain_projections, run_projectors
 from projections.sample_histories import append_histories, build_histories
 from projections.snapshot import snapshot
 from schema.migrate import migrate

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from processors.execution import ExecutionProcessor
+from oee.wiring import execution_processor
 from processors.initial_market import METEORA, RAYDIUM
 from processors.market import Market
 from processors.venue_prices import publish_venue_prices
@@ -42,7 +42,7 @@ async def test_a_running_processor_publishes_prices_that_follow_the_drift(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(venue_drift_interval_ms=20)
-    processor = ExecutionProcessor(redis, settings, name="prices")
+    processor = execution_processor(redis, settings, name="prices")
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))
     try:

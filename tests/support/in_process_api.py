@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from api.app import create_app
 from eventlog.settings import Settings
+from oee.wiring import api_app
 
 
 @contextlib.asynccontextmanager
 async def in_process_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+    app = api_app(settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,

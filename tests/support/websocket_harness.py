@@ -19,11 +19,11 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from api.app import create_app
 from api.relay import LogRelay
 from api.serving import server_options
 from eventlog.append import EventAppender
 from eventlog.settings import Settings
+from oee.wiring import api_app
 from schema.events import (
     AttemptFailed,
     OrderConfirmed,
@@ -55,14 +55,14 @@ class RunningApi:
 
     @property
     def relay(self) -> LogRelay:
-        found: LogRelay = self.app.state.relay
+        found: LogRelay = self.app.state.resources.relay
         return found
 
 
 @contextlib.asynccontextmanager
 async def running_api(settings: Settings) -> AsyncIterator[RunningApi]:
     """The API app served by uvicorn on a free port, as `oee api` would serve it."""
-    app = create_app(settings)
+    app = api_app(settings)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -77,7 +77,7 @@ async def running_api(settings: Settings) -> AsyncIterator[RunningApi]:
         await eventually(lambda: server.started or task.done(), what="the API to start")
         if task.done():
             task.result()
-        relay: LogRelay = app.state.relay
+        relay: LogRelay = app.state.resources.relay
         await eventually(lambda: relay.running, what="the log relay to start")
         yield RunningApi(app, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
     finally:

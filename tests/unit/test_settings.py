@@ -62,3 +62,13 @@ def test_env_example_lists_every_setting() -> None:
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     missing = {env_name(field) for field in Settings.model_fields} - listed
     assert not missing, f".env.example does not list {sorted(missing)}"
+
+
+def test_settings_given_to_a_child_as_environment_variables_come_back_equal() -> None:
+    settings = Settings.from_env(
+        {"PORT": "0", "OEE_VENUE_FAILURE_RATE": "0.25", "SLIPPAGE_TOLERANCE": "0.015"},
+        redis_url="redis://127.0.0.1:1/0",
+        data_dir=Path("/tmp/somewhere"),
+    )
+    assert Settings.from_env(settings.to_environ()) == settings
+    assert Settings.from_env(Settings().to_environ()) == Settings()  # unset URLs stay unset

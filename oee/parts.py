@@ -1,0 +1,131 @@
+"""Running the long-lived parts of the engine in this process, each until its stop event is set:
+an execution processor, the projectors, and a drain of the projections (tests, benchmarks).
+
+Any number of processes may run each part against one log (README: "Ordering with two
+projectors"); each part owns the clients it opens here and closes them on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import redis.asyncio as aioredis
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from eventlog.connections import redis_client
+from eventlog.consumer import Consumer
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from eventlog.store_errors import REDIS_UNREACHABLE
+from oee.wiring import consumer_name, execution_processor, processor_redis, projector_config
+from projections.projector import Projector
+from projections.registry import select_projections
+
+logger = logging.getLogger(__name__)
+
+STARTUP_WAIT_S = 60
+
+
+async def run_processor(
+    settings: Settings, stop: asyncio.Event, *, name: str | None = None
+) -> None:
+    """Run one execution processor until `stop` is set; waits up to a minute for Redis first."""
+    redis = processor_redis(settings)
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(STARTUP_WAIT_S),
+            wait=wait_exponential(multiplier=0.1, max=2),
+            retry=retry_if_exception_type(REDIS_UNREACHABLE),
+            reraise=True,
+        ):
+            with attempt:
+                await redis.ping()
+        processor = execution_processor(redis, settings, name=name)
+        logger.info(
+            "execution processor %s starting: max_concurrent_orders=%d max_orders_per_minute=%d",
+            processor.name,
+            settings.max_concurrent_orders,
+            settings.max_orders_per_minute,
+        )
+        await processor.run(stop)
+        logger.info("execution processor %s stopped", processor.name)
+    finally:
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def projector_consumers(
+    settings: Settings,
+    redis: aioredis.Redis,
+    *,
+    name: str,
+    projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
+) -> AsyncIterator[list[Consumer]]:
+    """A consumer per projection, named `name` in each group; their connections close on exit."""
+    keys = Keys(settings.key_prefix)
+    database_url = settings.require_database_url()
+    projectors = [Projector(p, database_url) for p in select_projections(projections)]
+    try:
+        yield [
+            Consumer(
+                redis,
+                keys,
+                projector_config(settings, p.projection, name, batch_size=batch_size),
+                p.handle,
+            )
+            for p in projectors
+        ]
+    finally:
+        for projector in projectors:
+            await projector.close()
+
+
+async def run_projectors(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    name: str | None = None,
+    projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
+) -> None:
+    """Project until `stop` is set. `name` is this process's consumer name in every group
+    (default host-pid); `projections` selects projections by name (default all); `batch_size`
+    defaults to the settings' `projection_batch_size`."""
+    own_name = consumer_name(name)
+    redis = redis_client(settings)
+    try:
+        async with projector_consumers(
+            settings, redis, name=own_name, projections=projections, batch_size=batch_size
+        ) as consumers:
+            logger.info(
+                "projecting %s as consumer %s",
+                ", ".join(c.config.group for c in consumers),
+                own_name,
+            )
+            async with asyncio.TaskGroup() as group:
+                for consumer in consumers:
+                    group.create_task(consumer.run(stop))
+    finally:
+        await redis.aclose()
+
+
+async def drain_projections(
+    settings: Settings,
+    *,
+    name: str = "drain",
+    projections: Sequence[str] | None = None,
+    batch_size: int | None = None,
+) -> int:
+    """Project everything in the log now, then return how many entries were handled."""
+    redis = redis_client(settings)
+    try:
+        async with projector_consumers(
+            settings, redis, name=name, projections=projections, batch_size=batch_size
+        ) as consumers:
+            return sum([await consumer.drain() for consumer in consumers])
+    finally:
+        await redis.aclose()

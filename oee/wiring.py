@@ -1,0 +1,150 @@
+"""The composition root: the one place that turns Settings into clients and into each part's
+configuration (consumer names and consumer configs included) and hands the parts what they need.
+No product module outside `oee/` builds a client or a ConsumerConfig from Settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.order_lookup import OrderLookup
+from api.relay import LogRelay
+from api.resources import Resources
+from commands.order_intake import OrderIntake
+from eventlog.append import EventAppender
+from eventlog.connections import postgres_pool, redis_client
+from eventlog.consumer_config import ConsumerConfig
+from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.settings import Settings
+from eventlog.store_errors import REDIS_UNREACHABLE, STORES_UNREACHABLE
+from processors.execution import ExecutionProcessor
+from processors.execution_context import ExecutionContext, ExecutionStats
+from processors.market import Market
+from processors.rate_limit import ExecutionRateLimiter
+from processors.routing import Router
+from processors.venues import Venues
+from projections.projection import Projection
+from projections.registry import group_name
+
+# Connections an API process keeps to PostgreSQL.
+API_POOL_MIN, API_POOL_MAX = 2, 20
+
+
+def consumer_name(given: str | None = None) -> str:
+    """This process's name in every consumer group: `given`, or host and pid."""
+    return given or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def consumer_config(
+    settings: Settings,
+    *,
+    group: str,
+    name: str,
+    batch_size: int,
+    parallel: int = 1,
+    types: frozenset[str] | None = None,
+    infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNREACHABLE,
+) -> ConsumerConfig:
+    return ConsumerConfig(
+        group=group,
+        name=name,
+        batch_size=batch_size,
+        block_ms=settings.consumer_block_ms,
+        claim_idle_ms=settings.consumer_claim_idle_ms,
+        max_deliveries=settings.consumer_max_deliveries,
+        health_ttl_seconds=settings.health_ttl_seconds,
+        parallel=parallel,
+        types=types,
+        infrastructure_errors=infrastructure_errors,
+    )
+
+
+# -- the API -------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Everything one API process holds open, opened here and closed on the way out."""
+    redis = redis_client(settings)
+    pool = postgres_pool(
+        settings,
+        min_size=API_POOL_MIN,
+        max_size=API_POOL_MAX,
+        timeout=settings.api_store_timeout_seconds,
+    )
+    await pool.open(wait=False)
+    keys = Keys(settings.key_prefix)
+    relay = LogRelay(redis, keys, settings)
+    intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings)
+    try:
+        await relay.start()
+        yield Resources(settings, keys, redis, pool, intake, OrderLookup(pool), relay)
+    finally:
+        await relay.stop()
+        await pool.close()
+        await redis.aclose()
+
+
+def api_app(settings: Settings) -> Starlette:
+    return create_app(lambda: api_resources(settings))
+
+
+# -- execution -----------------------------------------------------------------------------------
+
+
+def processor_redis(settings: Settings) -> aioredis.Redis:
+    # One connection per order in flight, plus a few for the consumer loop and background tasks.
+    return redis_client(settings, max_connections=settings.max_concurrent_orders + 16)
+
+
+def execution_processor(
+    redis: aioredis.Redis, settings: Settings, *, name: str | None = None
+) -> ExecutionProcessor:
+    keys = Keys(settings.key_prefix)
+    market = Market(redis, keys, settings)
+    venues = Venues(market, settings)
+    context = ExecutionContext(
+        redis=redis,
+        keys=keys,
+        settings=settings,
+        appender=EventAppender(redis, keys),
+        market=market,
+        venues=venues,
+        router=Router(venues),
+        limiter=ExecutionRateLimiter(redis, keys, settings.max_orders_per_minute),
+        stats=ExecutionStats(),
+    )
+    config = consumer_config(
+        settings,
+        group=EXECUTION_GROUP,
+        name=consumer_name(name),
+        batch_size=settings.consumer_batch_size,
+        parallel=settings.max_concurrent_orders,
+        types=frozenset({"OrderPlaced"}),
+    )
+    return ExecutionProcessor(context, config)
+
+
+# -- projection ----------------------------------------------------------------------------------
+
+
+def projector_config(
+    settings: Settings, projection: Projection, name: str, *, batch_size: int | None = None
+) -> ConsumerConfig:
+    """A projector's consumer. Bigger batches project faster (fewer round trips and commits,
+    more events of one order folded into one row write): 2,000 is a good size. A lost
+    PostgreSQL connection, a deadlock or a serialisation failure retries the batch in place."""
+    return consumer_config(
+        settings,
+        group=group_name(projection),
+        name=name,
+        batch_size=batch_size or settings.projection_batch_size,
+        infrastructure_errors=STORES_UNREACHABLE,
+    )

@@ -1,0 +1,58 @@
+"""A projector: the handler a projection's consumer calls, applying each batch in one PostgreSQL
+transaction over a connection of its own. The consumer acks only after the handler returned (after
+the commit), so a batch redelivered after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+from psycopg import AsyncConnection
+
+from eventlog.codec import Recorded
+from projections.projection import Projection, apply_batch
+
+logger = logging.getLogger(__name__)
+
+# A lost PostgreSQL connection, a deadlock or a serialisation failure: retry the batch in place.
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Projector:
+    """Applies the batches its consumer hands it to one projection, over its own connection."""
+
+    def __init__(self, projection: Projection, database_url: str) -> None:
+        self.projection = projection
+        self._database_url = database_url
+        self._conn: AsyncConnection | None = None
+        self.applied = 0
+
+    async def handle(self, batch: Sequence[Recorded]) -> None:
+        conn = await self._connection()
+        applied = await apply_batch(conn, self.projection, batch)
+        self.applied += applied
+        logger.debug(
+            "%s: applied %d of %d events up to position=%s",
+            self.projection.name,
+            applied,
+            len(batch),
+            batch[-1].position,
+        )
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                await self._conn.close()
+            self._conn = await AsyncConnection.connect(self._database_url, autocommit=True)
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
