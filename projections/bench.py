@@ -22,13 +22,13 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from bench.sample_histories import write_histories
+from bench.snapshot import snapshot
 from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
 from eventlog.settings import Settings
 from projections.orders_projection import OrdersProjection
 from projections.replay import replay
-from projections.sample_histories import write_histories
-from projections.snapshot import snapshot
 from schema.migrate import migrate
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])

@@ -9,12 +9,12 @@ import asyncio
 import random
 from typing import Any
 
+from bench.sample_histories import write_histories
 from eventlog.process_readings import cpu_seconds
 from eventlog.settings import Settings
 from oee.bench.api_process import HOST, bench_scope, part_process, wait_healthy
 from oee.bench.http_load import closed_loop, get, open_loop, run_load
 from projections.run import drain_projections
-from projections.sample_histories import write_histories
 
 ORDERS = 5_000
 SECONDS = 5.0

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from projections.run import drain_projections
-from projections.sample_histories import append_histories, build_histories
 from schema.events import (
     AttemptFailed,
     Event,

@@ -8,10 +8,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
-from projections.sample_histories import append_histories, build_histories
 
 GOOD = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 

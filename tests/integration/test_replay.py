@@ -15,6 +15,8 @@ import redis.asyncio as aioredis
 from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
+from bench.sample_histories import append_histories, build_histories
+from bench.snapshot import snapshot
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
@@ -22,8 +24,6 @@ from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
 from projections.replay import replay
 from projections.run import drain_projections, run_projectors
-from projections.sample_histories import append_histories, build_histories
-from projections.snapshot import snapshot
 from schema.migrate import migrate
 from tests.log_reading import read_log
 from tests.polling import eventually
