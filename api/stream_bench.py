@@ -21,10 +21,10 @@ from asyncio.subprocess import Process
 from decimal import Decimal
 from typing import Any
 
+from bench.process_readings import cpu_seconds, free_port, rss_kib
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
-from eventlog.process_readings import cpu_seconds, free_port, memory_kib
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
@@ -212,9 +212,9 @@ async def bench_websocket(
         await _wait_for_port(port, server)
         for warm in await _connect(port, 20, 1, deflate):
             await warm.stop()
-        rss_before = memory_kib(server.pid)
+        rss_before = rss_kib(server.pid)
         groups = await _connect(port, clients, client_processes, deflate)
-        rss_after = memory_kib(server.pid)
+        rss_after = rss_kib(server.pid)
         appender = EventAppender(redis, keys)
         paced = await _phase(appender, groups, clients, server.pid, events, rate)
         bursted = await _phase(appender, groups, clients, server.pid, burst, None)

@@ -16,10 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.process_readings import cpu_seconds, peak_rss_kib
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
-from eventlog.process_readings import cpu_seconds, memory_kib
 from eventlog.settings import Settings
 from schema.events import OrderPlaced, new_event
 
@@ -67,7 +67,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         caught_up = await _wait_until_group_caught_up(redis, keys)
         elapsed = caught_up - began
         cpu = sum(cpu_seconds(process.pid) for process in started) - cpu_before
-        peaks = [round(memory_kib(process.pid, "VmHWM") / 1024, 1) for process in started]
+        peaks = [round(peak_rss_kib(process.pid) / 1024, 1) for process in started]
     finally:
         for process in started:
             if process.poll() is None:

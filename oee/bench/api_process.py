@@ -19,7 +19,7 @@ import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 from eventlog.settings import Settings
 from schema.migrate import migrate
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 from eventlog.settings import Settings
 from oee.up import api_is_healthy
 
