@@ -68,7 +68,7 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from oee.bench.main import run_bench
+    from bench.suites import run_bench
 
     return run_bench(settings, args.suite, args.output)
 

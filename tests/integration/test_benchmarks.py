@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import redis
 
+from bench.placement import bench_api
+from bench.query import bench_query
 from eventlog.settings import Settings
-from oee.bench.api_bench import bench_api
-from oee.bench.query_bench import bench_query
 
 
 def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:

@@ -185,7 +185,7 @@ def bench_execution_suite(settings: Settings) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m processors.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.execution", description=__doc__)
     parser.add_argument("--orders", type=int, default=5_000)
     parser.add_argument("--processors", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()

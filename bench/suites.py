@@ -19,12 +19,12 @@ from eventlog.settings import Settings
 
 # suite name → "module:function"; each function takes Settings and returns a dict of figures.
 SUITES: dict[str, str] = {
-    "eventlog": "oee.bench.eventlog_bench:bench_eventlog",
-    "api": "oee.bench.api_bench:bench_api",
-    "query": "oee.bench.query_bench:bench_query",
-    "startup": "oee.bench.startup:bench_startup_suite",
-    "execution": "processors.bench:bench_execution_suite",
-    "websocket": "api.stream_bench:run_websocket_bench",
+    "eventlog": "bench.eventlog:bench_eventlog",
+    "api": "bench.placement:bench_api",
+    "query": "bench.query:bench_query",
+    "startup": "bench.startup:bench_startup_suite",
+    "execution": "bench.execution:bench_execution_suite",
+    "websocket": "bench.websocket:run_websocket_bench",
 }
 
 

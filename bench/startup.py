@@ -1,7 +1,7 @@
 """Start-up benchmark: seconds from launching `oee up` (embedded servers) to a healthy `/health`.
 
 Cold is a fresh data folder (initdb, first migrations); warm is the same folder again. Each run is
-stopped with SIGINT and waited for, so runs never overlap. `python -m oee.bench.startup [runs]`.
+stopped with SIGINT and waited for, so runs never overlap. `python -m bench.startup [runs]`.
 """
 
 from __future__ import annotations

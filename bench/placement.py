@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
+from bench.api_process import HOST, bench_scope, part_process, wait_healthy
+from bench.http_load import closed_loop, open_loop, post_json, run_load
 from eventlog.settings import Settings
-from oee.bench.api_process import HOST, bench_scope, part_process, wait_healthy
-from oee.bench.http_load import closed_loop, open_loop, post_json, run_load
 
 SECONDS = 5.0
 ORDER = orjson.dumps({"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})

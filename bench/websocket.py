@@ -2,8 +2,8 @@
 
 Measures messages delivered per second, delivery latency (append → receipt, timed by the clients as
 the bytes arrive), server CPU per message and memory per idle connection. The clients are bare
-asyncio protocols in processes of their own (`api.stream_bench_clients`), so the figures are
-the server's, not a client library's. Run: `python -m api.stream_bench` (REDIS_URL and
+asyncio protocols in processes of their own (`bench.websocket_clients`), so the figures are
+the server's, not a client library's. Run: `python -m bench.websocket` (REDIS_URL and
 DATABASE_URL set).
 """
 
@@ -52,7 +52,7 @@ class _ClientProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "api.stream_bench_clients",
+            "bench.websocket_clients",
             str(port),
             str(count),
             "1" if deflate else "0",

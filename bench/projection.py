@@ -2,7 +2,7 @@
 events/s, with the CPU time of the Python processes per event, on a seeded log of realistic order
 histories. Each run uses its own key prefix and schema.
 
-    REDIS_URL=... DATABASE_URL=... python -m projections.bench [events] [--processes 1,2]
+    REDIS_URL=... DATABASE_URL=... python -m bench.projection [events] [--processes 1,2]
         [--batch 2000]
 """
 
