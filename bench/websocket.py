@@ -22,21 +22,13 @@ from decimal import Decimal
 from typing import Any
 
 from bench.process_readings import cpu_seconds, free_port, rss_kib
+from bench.websocket_server import SETTINGS_VARIABLE
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
-_SERVER = """
-import os
-from api.app import create_app
-from api.serving import serve
-from eventlog.settings import Settings
-settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-serve(create_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
-      ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1")
-"""
 _STREAM = "/api/orders/stream/all"
 CLIENT_PROCESSES = 1  # more only pays on more cores: each process adds CPU per message
 
@@ -199,12 +191,13 @@ async def bench_websocket(
     """Figures for `clients` sockets on /api/orders/stream/all of one API process."""
     port = free_port()
     run = settings.model_copy(update={"key_prefix": f"bench{uuid.uuid4().hex[:8]}", "port": port})
-    env = {
-        **os.environ,
-        "OEE_BENCH_SETTINGS": run.model_dump_json(),
-        "OEE_BENCH_DEFLATE": "1" if deflate else "0",
-    }
-    server = await asyncio.create_subprocess_exec(sys.executable, "-c", _SERVER, env=env)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.websocket_server",
+        *(["--deflate"] if deflate else []),
+        env={**os.environ, SETTINGS_VARIABLE: run.model_dump_json()},
+    )
     redis = redis_client(run)
     keys = Keys(run.key_prefix)
     groups: list[_ClientProcess] = []
