@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from bench.api_process import HOST, bench_scope, part_process, wait_healthy
+from bench.api_process import part_process, wait_healthy
 from bench.http_load import closed_loop, open_loop, post_json, run_load
+from bench.scope import HOST, bench_scope
 from eventlog.settings import Settings
 
 SECONDS = 5.0

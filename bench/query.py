@@ -9,10 +9,11 @@ import asyncio
 import random
 from typing import Any
 
-from bench.api_process import HOST, bench_scope, part_process, wait_healthy
+from bench.api_process import part_process, wait_healthy
 from bench.http_load import closed_loop, get, open_loop, run_load
 from bench.process_readings import cpu_seconds
 from bench.sample_histories import write_histories
+from bench.scope import HOST, bench_scope
 from eventlog.settings import Settings
 from projections.run import drain_projections
 

@@ -1,0 +1,90 @@
+"""A benchmark's own corner of the servers: a fresh migrated PostgreSQL schema, a Redis key
+prefix and a free port, removed afterwards; and the environment of the processes it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+from psycopg.conninfo import make_conninfo
+
+from bench.process_readings import free_port
+from eventlog.settings import Settings
+from schema.migrate import migrate
+
+HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a child `python -m …`, with the project importable from
+    any working folder."""
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
+@dataclass(frozen=True)
+class BenchScope:
+    """The settings of a benchmark's own corner of the servers, and the env of its processes."""
+
+    settings: Settings
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def bench_scope(base: Settings) -> Iterator[BenchScope]:
+    """A fresh migrated schema, key prefix and port; the schema and the keys are dropped
+    afterwards."""
+    database_url = base.require_database_url()
+    tag = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{tag}"')
+    try:
+        scoped = make_conninfo(database_url, options=f"-c search_path={tag}")
+        migrate(scoped)
+        settings = base.model_copy(
+            update={
+                "database_url": scoped,
+                "key_prefix": tag,
+                "port": free_port(HOST),
+                "host": HOST,
+            }
+        )
+        env = child_env(
+            {
+                "REDIS_URL": settings.require_redis_url(),
+                "DATABASE_URL": scoped,
+                "PORT": str(settings.port),
+                "HOST": HOST,
+                "OEE_KEY_PREFIX": tag,
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        yield BenchScope(settings, env)
+    finally:
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
+        finally:
+            delete_keys(base.require_redis_url(), tag)
+
+
+def delete_keys(redis_url: str, prefix: str) -> None:
+    """Remove the keys under `prefix`; a failure is reported, never raised over the benchmark's
+    own outcome."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1_000):
+            client.unlink(key)
+    except redis.RedisError as exc:
+        print(f"could not remove the keys {prefix}:*: {exc}", file=sys.stderr)
+    finally:
+        client.close()
