@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, peak_rss_kib
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
@@ -80,7 +81,6 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         async for key in redis.scan_iter(match=f"{run.key_prefix}:*", count=1000):
             await redis.unlink(key)
         await redis.aclose()
-    latencies.sort()
     return {
         "orders": float(orders),
         "processors": float(processors),
@@ -88,10 +88,8 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         "seconds": round(elapsed, 3),
         "orders_per_second": round(orders / elapsed, 1),
         "orders_per_second_to_last_terminal": round(orders / (finished - began), 1),
-        "latency_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "latency_p99_ms": round(
-            latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)] * 1000, 1
-        ),
+        "latency_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "processor_cpu_ms_per_order": round(cpu * 1000 / orders, 3),
         "peak_rss_mb_max": max(peaks),
     }

@@ -21,6 +21,7 @@ from asyncio.subprocess import Process
 from decimal import Decimal
 from typing import Any
 
+from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, free_port, rss_kib
 from bench.websocket_server import SETTINGS_VARIABLE
 from eventlog.append import AppendRequest, EventAppender
@@ -127,11 +128,6 @@ def _placed() -> Event[OrderPlaced]:
     )
 
 
-def _percentile(values: array[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def _phase(
     appender: EventAppender,
     groups: list[_ClientProcess],
@@ -170,8 +166,8 @@ async def _phase(
         "messages": messages,
         "seconds": round(finished - started, 3),
         "messages_per_s": round(messages / (finished - started)),
-        "latency_ms_p50": round(_percentile(latencies, 0.50) * 1000, 2),
-        "latency_ms_p99": round(_percentile(latencies, 0.99) * 1000, 2),
+        "latency_ms_p50": round(percentile(latencies, 0.50) * 1000, 2),
+        "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
         "latency_ms_max": round(max(latencies) * 1000, 2),
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_us_per_message": round(server_cpu / messages * 1e6, 1),
