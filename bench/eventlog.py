@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from bench.scope import delete_keys
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.connections import redis_client
@@ -112,27 +113,20 @@ async def _fill(settings: Settings, keys: Keys) -> None:
     await redis.aclose()
 
 
-async def _clean(settings: Settings, keys: Keys) -> None:
-    redis = redis_client(settings)
-    async for key in redis.scan_iter(match=keys.all(), count=1_000):
-        await redis.unlink(key)
-    await redis.aclose()
-
-
 def bench_eventlog(settings: Settings) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
     try:
         figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys)))
-        asyncio.run(_clean(settings, keys))
+        delete_keys(settings.require_redis_url(), keys.prefix)
         figures["appends_per_s_pipelined"] = round(asyncio.run(_append_pipelined(settings, keys)))
         for consumers in (1, 2):
-            asyncio.run(_clean(settings, keys))
+            delete_keys(settings.require_redis_url(), keys.prefix)
             asyncio.run(_fill(settings, keys))
             rate = _consumers(settings, keys, consumers)
             figures[f"consumed_per_s_{consumers}_consumer{'s' if consumers > 1 else ''}"] = round(
                 rate
             )
     finally:
-        asyncio.run(_clean(settings, keys))
+        delete_keys(settings.require_redis_url(), keys.prefix)
     return figures

@@ -6,18 +6,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, peak_rss_kib
+from bench.scope import child_env
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
@@ -34,7 +33,6 @@ ORDER_SHAPES = [
     ("BONK", "JUP", Decimal("5000000")),
     ("JUP", "BONK", Decimal("130")),
 ]
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 async def bench_execution(settings: Settings, orders: int, processors: int) -> dict[str, float]:
@@ -96,7 +94,6 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
 
 
 def _start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
-    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(
         [
             sys.executable,
@@ -107,7 +104,7 @@ def _start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
             "--settings-json",
             settings.model_dump_json(),
         ],
-        env={**os.environ, "PYTHONPATH": path},
+        env=child_env(),
     )
 
 
