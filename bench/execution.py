@@ -3,14 +3,13 @@ venue latency 0, no failures and the limits lifted, in a key prefix of its own (
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +22,8 @@ from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from schema.events import OrderPlaced, new_event
 
+ORDERS = 5_000
+PROCESSORS = (1, 2)
 TERMINAL = {b"OrderConfirmed", b"OrderFailed"}
 # Alternating directions keep the pools near their prices however many orders run.
 ORDER_SHAPES = [
@@ -169,25 +170,13 @@ async def _wait_until_group_caught_up(redis: Any, keys: Keys) -> float:
         await asyncio.sleep(0.01)  # polling the group's progress
 
 
-def bench_execution_suite(settings: Settings) -> dict[str, float]:
-    """The `oee bench execution` suite: 5,000 orders through one processor, then two."""
-    figures: dict[str, float] = {}
-    for count in (1, 2):
-        result = asyncio.run(bench_execution(settings, 5_000, count))
-        for name in ("orders_per_second", "latency_p50_ms", "latency_p99_ms", "peak_rss_mb_max"):
-            figures[f"{name}_{count}_processor{'s' if count > 1 else ''}"] = result[name]
-    return figures
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.execution", description=__doc__)
-    parser.add_argument("--orders", type=int, default=5_000)
-    parser.add_argument("--processors", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
-    settings = Settings.from_env()
-    for count in args.processors:
-        print(json.dumps(asyncio.run(bench_execution(settings, args.orders, count))), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+def bench_execution_suite(
+    settings: Settings, orders: int = ORDERS, processors: Sequence[int] = PROCESSORS
+) -> dict[str, dict[str, float]]:
+    """The `oee bench execution` suite: `orders` orders through each count of processors."""
+    return {
+        f"{count}_processor{'s' if count > 1 else ''}": asyncio.run(
+            bench_execution(settings, orders, count)
+        )
+        for count in processors
+    }

@@ -3,8 +3,7 @@
 Measures messages delivered per second, delivery latency (append → receipt, timed by the clients as
 the bytes arrive), server CPU per message and memory per idle connection. The clients are bare
 asyncio protocols in processes of their own (`bench.websocket_clients`), so the figures are
-the server's, not a client library's. Run: `python -m bench.websocket` (REDIS_URL and
-DATABASE_URL set).
+the server's, not a client library's. `oee bench websocket [--clients N]`.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
 _STREAM = "/api/orders/stream/all"
+CLIENTS = 1_000
 CLIENT_PROCESSES = 1  # more only pays on more cores: each process adds CPU per message
 
 
@@ -177,7 +177,7 @@ async def _phase(
 
 async def bench_websocket(
     settings: Settings,
-    clients: int = 1_000,
+    clients: int = CLIENTS,
     events: int = 300,
     rate: float = 20.0,
     burst: int = 300,
@@ -226,15 +226,11 @@ async def bench_websocket(
     }
 
 
-def run_websocket_bench(settings: Settings) -> dict[str, Any]:
-    """`oee bench` entry point: the figures with the defaults, without and with compression."""
+def run_websocket_bench(settings: Settings, clients: int = CLIENTS) -> dict[str, Any]:
+    """The `oee bench websocket` suite: the figures without and with compression."""
     import uvloop
 
     return {
-        "without_deflate": uvloop.run(bench_websocket(settings)),
-        "with_deflate": uvloop.run(bench_websocket(settings, deflate=True)),
+        "without_deflate": uvloop.run(bench_websocket(settings, clients)),
+        "with_deflate": uvloop.run(bench_websocket(settings, clients, deflate=True)),
     }
-
-
-if __name__ == "__main__":
-    print(json.dumps(run_websocket_bench(Settings.from_env(log_level="WARNING")), indent=2))
