@@ -9,6 +9,7 @@ COPY processors processors
 COPY projections projections
 COPY api api
 COPY oee oee
+COPY bench bench
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 oee
 USER oee
 EXPOSE 3000

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bench.suites import add_bench_parser
 from eventlog.settings import Settings, SettingsError
 from oee.runtime import configure_logging, run_until_signalled
 
@@ -68,9 +69,9 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from oee.bench.main import run_bench
+    from bench.suites import run_bench
 
-    return run_bench(settings, args.suite, args.output)
+    return run_bench(settings, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="exit 0 when GROUP has a live consumer on this host")
     health.add_argument("group", help="consumer group, e.g. execution or projection:orders")
     health.add_argument("--anywhere", action="store_true", help="accept a consumer on any host")
-    bench = sub.add_parser("bench", help="run benchmarks and print JSON and a table")
-    bench.add_argument("suite", nargs="?", default="all", help="which benchmark (default: all)")
-    bench.add_argument("--output", help="also write the JSON figures to this file")
+    add_bench_parser(sub)
     return parser
 
 

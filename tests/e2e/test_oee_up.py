@@ -22,7 +22,7 @@ import pytest
 import redis
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MACHINE_PORTS = {5432, 6379}

@@ -1,18 +1,29 @@
-"""The HTTP benchmark programs run end to end against a real `oee api` process, every request
-they send is answered as expected, and they leave no schema and no Redis key behind. (Their
-figures are for the README, not for assertions: speed is never tested here.)"""
+"""The benchmark programs run end to end (the HTTP ones against a real `oee api` process, the
+projection suite through `oee bench`), every request they send is answered as expected, and they
+leave no schema and no Redis key behind. (Their figures are for the README, not for assertions:
+speed is never tested here.)"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import psycopg
+import pytest
 import redis
 
+from bench.placement import bench_api
+from bench.query import bench_query
+from bench.suites import SUITES
 from eventlog.settings import Settings
-from oee.bench.api_bench import bench_api
-from oee.bench.query_bench import bench_query
+from oee.cli import main
+
+T = TypeVar("T")
+EVERY_SUITE = ("eventlog", "api", "query", "execution", "projection", "websocket", "startup")
 
 
 def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:
@@ -28,7 +39,7 @@ def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:
     return {row[0] for row in rows}, keys
 
 
-def _run_leaving_nothing(settings: Settings, bench: Callable[[], dict[str, Any]]) -> Any:
+def _run_leaving_nothing(settings: Settings, bench: Callable[[], T]) -> T:
     schemas, keys = _leftovers(settings)
     figures = bench()
     after_schemas, after_keys = _leftovers(settings)
@@ -48,3 +59,39 @@ def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) ->
     figures = _run_leaving_nothing(settings, lambda: bench_api(settings, seconds=0.3))
     assert figures["accept_non_202"] == 0
     assert figures["accept_per_s_saturation_64_conns"] > 0
+
+
+def test_oee_bench_help_lists_every_suite_and_what_it_measures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert tuple(SUITES) == EVERY_SUITE
+    suite_lines = text.split("\nsuites:\n", 1)[1].splitlines()
+    named = [line.split()[0] for line in suite_lines if not line.startswith(" " * 3)]
+    assert named == [*EVERY_SUITE, "all"]
+    for option in ("--events", "--projectors", "--orders", "--processors", "--runs", "--seconds"):
+        assert option in text
+
+
+def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "oee", "bench", "projection", "--events", "500"]
+    command += ["--projectors", "1,2"]
+    done = _run_leaving_nothing(
+        settings, lambda: subprocess.run(command, env=env, capture_output=True, timeout=120)
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    figures = json.loads(done.stdout)["projection"]
+    one, two = figures["projection_1_process"], figures["projection_2_processes"]
+    replay = figures["replay"]
+    assert one["events"] == two["events"] == replay["events"] > 0
+    assert sum(two["perProcess"]) == two["events"]
+    assert replay["equalsLive"] is True

@@ -13,11 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
-from projections.sample_histories import append_histories, build_histories
 from schema.events import (
     AttemptFailed,
     Event,

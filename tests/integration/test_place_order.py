@@ -8,10 +8,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_after, read_order
-from projections.sample_histories import append_histories, build_histories
 from schema.events import OrderPlaced
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api

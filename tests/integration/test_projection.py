@@ -20,6 +20,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from bench.sample_histories import append_histories, build_histories
+from bench.snapshot import snapshot
 from eventlog.append import EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
@@ -30,8 +32,6 @@ from projections.order_counters import ORDERS_IN_STATUS, ORDERS_PLACED, RETRIES
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
 from projections.projector import Projector
-from projections.sample_histories import append_histories, build_histories
-from projections.snapshot import snapshot
 from schema.events import RoutingStarted
 from schema.migrate import migrate
 from schema.order_state import OrderState, fold

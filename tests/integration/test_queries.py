@@ -11,11 +11,11 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
-from projections.sample_histories import append_histories, build_histories
 from schema.events import Event
 
 

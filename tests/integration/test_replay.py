@@ -11,6 +11,8 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
+from bench.sample_histories import append_histories, build_histories
+from bench.snapshot import snapshot
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
@@ -18,8 +20,6 @@ from oee.parts import drain_projections, run_projectors
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
 from projections.replay import replay
-from projections.sample_histories import append_histories, build_histories
-from projections.snapshot import snapshot
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
 from tests.support.log_reading import read_log

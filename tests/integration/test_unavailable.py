@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 from eventlog.settings import Settings
 from tests.support.in_process_api import in_process_api
 from tests.support.settings import MakeSettings

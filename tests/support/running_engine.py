@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import redis
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 
 FAST_VENUES = {
     "OEE_VENUE_QUOTE_LATENCY_MS": "0",

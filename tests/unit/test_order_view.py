@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from api.order_views import camel, render_order_row, render_recorded, render_state, to_json
+from bench.sample_histories import build_histories
 from eventlog.codec import Recorded
 from projections.order_rows import ProjectedOrder, json_default, order_row
-from projections.sample_histories import build_histories
 from schema.order_state import fold
 
 

@@ -3,26 +3,27 @@ venue latency 0, no failures and the limits lifted, in a key prefix of its own (
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from bench.percentile import percentile
+from bench.process_readings import cpu_seconds, peak_rss_kib
+from bench.scope import child_env
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
-from eventlog.process_readings import cpu_seconds, memory_kib
 from eventlog.settings import Settings
 from schema.events import OrderPlaced, new_event
 
+ORDERS = 5_000
+PROCESSORS = (1, 2)
 TERMINAL = {b"OrderConfirmed", b"OrderFailed"}
 # Alternating directions keep the pools near their prices however many orders run.
 ORDER_SHAPES = [
@@ -33,7 +34,6 @@ ORDER_SHAPES = [
     ("BONK", "JUP", Decimal("5000000")),
     ("JUP", "BONK", Decimal("130")),
 ]
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 async def bench_execution(settings: Settings, orders: int, processors: int) -> dict[str, float]:
@@ -67,7 +67,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         caught_up = await _wait_until_group_caught_up(redis, keys)
         elapsed = caught_up - began
         cpu = sum(cpu_seconds(process.pid) for process in started) - cpu_before
-        peaks = [round(memory_kib(process.pid, "VmHWM") / 1024, 1) for process in started]
+        peaks = [round(peak_rss_kib(process.pid) / 1024, 1) for process in started]
     finally:
         for process in started:
             if process.poll() is None:
@@ -80,7 +80,6 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         async for key in redis.scan_iter(match=f"{run.key_prefix}:*", count=1000):
             await redis.unlink(key)
         await redis.aclose()
-    latencies.sort()
     return {
         "orders": float(orders),
         "processors": float(processors),
@@ -88,20 +87,17 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         "seconds": round(elapsed, 3),
         "orders_per_second": round(orders / elapsed, 1),
         "orders_per_second_to_last_terminal": round(orders / (finished - began), 1),
-        "latency_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "latency_p99_ms": round(
-            latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)] * 1000, 1
-        ),
+        "latency_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "processor_cpu_ms_per_order": round(cpu * 1000 / orders, 3),
         "peak_rss_mb_max": max(peaks),
     }
 
 
 def _start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
-    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(
         [sys.executable, "-m", "oee", "process", "--name", name],
-        env={**os.environ, **settings.to_environ(), "PYTHONPATH": path},
+        env=child_env(settings.to_environ()),
     )
 
 
@@ -166,25 +162,13 @@ async def _wait_until_group_caught_up(redis: Any, keys: Keys) -> float:
         await asyncio.sleep(0.01)  # polling the group's progress
 
 
-def bench_execution_suite(settings: Settings) -> dict[str, float]:
-    """The `oee bench execution` suite: 5,000 orders through one processor, then two."""
-    figures: dict[str, float] = {}
-    for count in (1, 2):
-        result = asyncio.run(bench_execution(settings, 5_000, count))
-        for name in ("orders_per_second", "latency_p50_ms", "latency_p99_ms", "peak_rss_mb_max"):
-            figures[f"{name}_{count}_processor{'s' if count > 1 else ''}"] = result[name]
-    return figures
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m processors.bench", description=__doc__)
-    parser.add_argument("--orders", type=int, default=5_000)
-    parser.add_argument("--processors", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
-    settings = Settings.from_env()
-    for count in args.processors:
-        print(json.dumps(asyncio.run(bench_execution(settings, args.orders, count))), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+def bench_execution_suite(
+    settings: Settings, orders: int = ORDERS, processors: Sequence[int] = PROCESSORS
+) -> dict[str, dict[str, float]]:
+    """The `oee bench execution` suite: `orders` orders through each count of processors."""
+    return {
+        f"{count}_processor{'s' if count > 1 else ''}": asyncio.run(
+            bench_execution(settings, orders, count)
+        )
+        for count in processors
+    }

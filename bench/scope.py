@@ -1,29 +1,34 @@
-"""One `oee api` process for the HTTP benchmarks: its own port, PostgreSQL schema and Redis key
-prefix, started as a subprocess (so the load generator never shares its event loop) and torn down
-afterwards, with a reading of the CPU time it used.
+"""A benchmark's own corner of the servers: a fresh migrated PostgreSQL schema, a Redis key
+prefix and a free port, removed afterwards; and the environment of the processes it starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import httpx
 import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
 
-from eventlog.process_readings import free_port
+from bench.process_readings import free_port
 from eventlog.settings import Settings
 from schema.migrate import migrate
 
 HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a child `python -m …`, with the project importable from
+    any working folder."""
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
 @dataclass(frozen=True)
@@ -53,26 +58,18 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
                 "host": HOST,
             }
         )
-        env = {
-            **os.environ,
-            "REDIS_URL": settings.require_redis_url(),
-            "DATABASE_URL": scoped,
-            "PORT": str(settings.port),
-            "HOST": HOST,
-            "OEE_KEY_PREFIX": tag,
-            "LOG_LEVEL": "WARNING",
-        }
+        env = child_env(settings.model_copy(update={"log_level": "WARNING"}).to_environ())
         yield BenchScope(settings, env)
     finally:
         try:
             with psycopg.connect(database_url, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
         finally:
-            _delete_keys(base.require_redis_url(), tag)
+            delete_keys(base.require_redis_url(), tag)
 
 
-def _delete_keys(redis_url: str, prefix: str) -> None:
-    """Remove the benchmark's keys; a failure is reported, never raised over the benchmark's
+def delete_keys(redis_url: str, prefix: str) -> None:
+    """Remove the keys under `prefix`; a failure is reported, never raised over the benchmark's
     own outcome."""
     client = redis.Redis.from_url(redis_url)
     try:
@@ -82,24 +79,3 @@ def _delete_keys(redis_url: str, prefix: str) -> None:
         print(f"could not remove the keys {prefix}:*: {exc}", file=sys.stderr)
     finally:
         client.close()
-
-
-@contextlib.contextmanager
-def part_process(part: str, scope: BenchScope) -> Iterator[subprocess.Popen[bytes]]:
-    """`oee <part>` running in the scope; stopped with SIGTERM on the way out."""
-    process = subprocess.Popen([sys.executable, "-m", "oee", part], env=scope.env)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def wait_healthy(port: int, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)  # deliberate: polling a starting server, with a deadline
-    raise RuntimeError("the API did not become healthy")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from bench.scope import delete_keys
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.connections import redis_client
@@ -85,8 +86,10 @@ async def _consume(settings: Settings, keys: Keys, name: str) -> tuple[int, floa
     return handled, started, finished
 
 
-def _consume_in_process(settings_json: str, prefix: str, name: str) -> tuple[int, float, float]:
-    settings = Settings.model_validate_json(settings_json)
+def _consume_in_process(
+    environ: dict[str, str], prefix: str, name: str
+) -> tuple[int, float, float]:
+    settings = Settings.from_env(environ)
     return asyncio.run(_consume(settings, Keys(prefix), name))
 
 
@@ -96,7 +99,7 @@ def _consumers(settings: Settings, keys: Keys, count: int) -> float:
     with context.Pool(count) as pool:
         results = pool.starmap(
             _consume_in_process,
-            [(settings.model_dump_json(), keys.prefix, f"c{i}") for i in range(count)],
+            [(settings.to_environ(), keys.prefix, f"c{i}") for i in range(count)],
         )
     handled = sum(r[0] for r in results)
     elapsed = max(r[2] for r in results) - min(r[1] for r in results)
@@ -113,27 +116,20 @@ async def _fill(settings: Settings, keys: Keys) -> None:
     await redis.aclose()
 
 
-async def _clean(settings: Settings, keys: Keys) -> None:
-    redis = redis_client(settings)
-    async for key in redis.scan_iter(match=keys.all(), count=1_000):
-        await redis.unlink(key)
-    await redis.aclose()
-
-
 def bench_eventlog(settings: Settings) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
     try:
         figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys)))
-        asyncio.run(_clean(settings, keys))
+        delete_keys(settings.require_redis_url(), keys.prefix)
         figures["appends_per_s_pipelined"] = round(asyncio.run(_append_pipelined(settings, keys)))
         for consumers in (1, 2):
-            asyncio.run(_clean(settings, keys))
+            delete_keys(settings.require_redis_url(), keys.prefix)
             asyncio.run(_fill(settings, keys))
             rate = _consumers(settings, keys, consumers)
             figures[f"consumed_per_s_{consumers}_consumer{'s' if consumers > 1 else ''}"] = round(
                 rate
             )
     finally:
-        asyncio.run(_clean(settings, keys))
+        delete_keys(settings.require_redis_url(), keys.prefix)
     return figures

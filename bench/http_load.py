@@ -31,12 +31,6 @@ class LoadResult:
     def per_second(self) -> float:
         return self.sent / self.elapsed_s if self.elapsed_s else 0.0
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
 
 RequestFactory = Callable[[int], bytes]
 

@@ -1,7 +1,7 @@
 """The client side of the WebSocket benchmark: a process of bare asyncio WebSocket clients that
 records, for every status update, the time from its append to the moment its bytes arrived.
 
-`api.stream_bench` starts several of these processes and drives each through lines of JSON on its
+`bench.websocket` starts several of these processes and drives each through lines of JSON on its
 stdin and stdout; they keep the clients' parsing off the appender's event loop and let the kernel
 spread the clients over the cores. Receipt is timed before any parsing, and an event's append time
 is parsed once per process, not once per socket, so a client's own work inflates the figures as

@@ -2,9 +2,8 @@
 
 Measures messages delivered per second, delivery latency (append → receipt, timed by the clients as
 the bytes arrive), server CPU per message and memory per idle connection. The clients are bare
-asyncio protocols in processes of their own (`api.stream_bench_clients`), so the figures are
-the server's, not a client library's. Run: `python -m api.stream_bench` (REDIS_URL and
-DATABASE_URL set).
+asyncio protocols in processes of their own (`bench.websocket_clients`), so the figures are
+the server's, not a client library's. `oee bench websocket [--clients N]`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import sys
 import time
 import uuid
@@ -21,23 +19,17 @@ from asyncio.subprocess import Process
 from decimal import Decimal
 from typing import Any
 
+from bench.percentile import percentile
+from bench.process_readings import cpu_seconds, free_port, rss_kib
+from bench.scope import child_env
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
-from eventlog.process_readings import cpu_seconds, free_port, memory_kib
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
-_SERVER = """
-import os
-from oee.wiring import api_app
-from api.serving import serve
-from eventlog.settings import Settings
-settings = Settings.model_validate_json(os.environ["OEE_BENCH_SETTINGS"])
-serve(api_app(settings), settings, host="127.0.0.1", log_level="warning", backlog=4096,
-      ws_per_message_deflate=os.environ["OEE_BENCH_DEFLATE"] == "1")
-"""
 _STREAM = "/api/orders/stream/all"
+CLIENTS = 1_000
 CLIENT_PROCESSES = 1  # more only pays on more cores: each process adds CPU per message
 
 
@@ -52,7 +44,7 @@ class _ClientProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "api.stream_bench_clients",
+            "bench.websocket_clients",
             str(port),
             str(count),
             "1" if deflate else "0",
@@ -135,11 +127,6 @@ def _placed() -> Event[OrderPlaced]:
     )
 
 
-def _percentile(values: array[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def _phase(
     appender: EventAppender,
     groups: list[_ClientProcess],
@@ -178,8 +165,8 @@ async def _phase(
         "messages": messages,
         "seconds": round(finished - started, 3),
         "messages_per_s": round(messages / (finished - started)),
-        "latency_ms_p50": round(_percentile(latencies, 0.50) * 1000, 2),
-        "latency_ms_p99": round(_percentile(latencies, 0.99) * 1000, 2),
+        "latency_ms_p50": round(percentile(latencies, 0.50) * 1000, 2),
+        "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
         "latency_ms_max": round(max(latencies) * 1000, 2),
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_us_per_message": round(server_cpu / messages * 1e6, 1),
@@ -189,7 +176,7 @@ async def _phase(
 
 async def bench_websocket(
     settings: Settings,
-    clients: int = 1_000,
+    clients: int = CLIENTS,
     events: int = 300,
     rate: float = 20.0,
     burst: int = 300,
@@ -199,12 +186,13 @@ async def bench_websocket(
     """Figures for `clients` sockets on /api/orders/stream/all of one API process."""
     port = free_port()
     run = settings.model_copy(update={"key_prefix": f"bench{uuid.uuid4().hex[:8]}", "port": port})
-    env = {
-        **os.environ,
-        "OEE_BENCH_SETTINGS": run.model_dump_json(),
-        "OEE_BENCH_DEFLATE": "1" if deflate else "0",
-    }
-    server = await asyncio.create_subprocess_exec(sys.executable, "-c", _SERVER, env=env)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.websocket_server",
+        *(["--deflate"] if deflate else []),
+        env=child_env(run.to_environ()),
+    )
     redis = redis_client(run)
     keys = Keys(run.key_prefix)
     groups: list[_ClientProcess] = []
@@ -212,9 +200,9 @@ async def bench_websocket(
         await _wait_for_port(port, server)
         for warm in await _connect(port, 20, 1, deflate):
             await warm.stop()
-        rss_before = memory_kib(server.pid)
+        rss_before = rss_kib(server.pid)
         groups = await _connect(port, clients, client_processes, deflate)
-        rss_after = memory_kib(server.pid)
+        rss_after = rss_kib(server.pid)
         appender = EventAppender(redis, keys)
         paced = await _phase(appender, groups, clients, server.pid, events, rate)
         bursted = await _phase(appender, groups, clients, server.pid, burst, None)
@@ -237,15 +225,11 @@ async def bench_websocket(
     }
 
 
-def run_websocket_bench(settings: Settings) -> dict[str, Any]:
-    """`oee bench` entry point: the figures with the defaults, without and with compression."""
+def run_websocket_bench(settings: Settings, clients: int = CLIENTS) -> dict[str, Any]:
+    """The `oee bench websocket` suite: the figures without and with compression."""
     import uvloop
 
     return {
-        "without_deflate": uvloop.run(bench_websocket(settings)),
-        "with_deflate": uvloop.run(bench_websocket(settings, deflate=True)),
+        "without_deflate": uvloop.run(bench_websocket(settings, clients)),
+        "with_deflate": uvloop.run(bench_websocket(settings, clients, deflate=True)),
     }
-
-
-if __name__ == "__main__":
-    print(json.dumps(run_websocket_bench(Settings.from_env(log_level="WARNING")), indent=2))

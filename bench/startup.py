@@ -1,12 +1,12 @@
 """Start-up benchmark: seconds from launching `oee up` (embedded servers) to a healthy `/health`.
 
 Cold is a fresh data folder (initdb, first migrations); warm is the same folder again. Each run is
-stopped with SIGINT and waited for, so runs never overlap. `python -m oee.bench.startup [runs]`.
+stopped with SIGINT and waited for, so runs never overlap. `oee bench startup [--runs N]`; it
+always starts the embedded servers, whatever REDIS_URL and DATABASE_URL name.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from eventlog.process_readings import free_port
-from eventlog.settings import Settings
+from bench.process_readings import free_port
 from oee.up import api_is_healthy
 
+RUNS = 3
 DEADLINE_SECONDS = 60.0
 _UNSET = ("REDIS_URL", "DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
 
@@ -29,8 +29,8 @@ class StartupBenchError(RuntimeError):
     """`oee up` exited or never became healthy during a measured start."""
 
 
-def bench_startup(runs: int = 3) -> dict[str, float]:
-    """Median and worst cold and warm start times over `runs` fresh data folders; prints them."""
+def bench_startup(runs: int = RUNS) -> dict[str, float]:
+    """Median and worst cold and warm start times over `runs` fresh data folders."""
     cold: list[float] = []
     warm: list[float] = []
     for _ in range(runs):
@@ -40,24 +40,13 @@ def bench_startup(runs: int = 3) -> dict[str, float]:
             warm.append(time_until_healthy(data_dir))
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
-    figures = {
+    return {
         "cold_start_s": round(statistics.median(cold), 3),
         "cold_start_max_s": round(max(cold), 3),
         "warm_start_s": round(statistics.median(warm), 3),
         "warm_start_max_s": round(max(warm), 3),
         "runs": float(runs),
     }
-    print(json.dumps(figures))
-    print(f"{'oee up':<10}{'median s':>10}{'worst s':>10}")
-    for name in ("cold", "warm"):
-        median, worst = figures[f"{name}_start_s"], figures[f"{name}_start_max_s"]
-        print(f"{name:<10}{median:>10.3f}{worst:>10.3f}")
-    return figures
-
-
-def bench_startup_suite(settings: Settings) -> dict[str, float]:
-    """The `oee bench startup` suite: always the embedded servers, whatever `settings` name."""
-    return bench_startup()
 
 
 def time_until_healthy(data_dir: Path) -> float:
@@ -85,7 +74,3 @@ def time_until_healthy(data_dir: Path) -> float:
                 up.kill()
                 up.wait()
     return elapsed
-
-
-if __name__ == "__main__":
-    bench_startup(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

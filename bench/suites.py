@@ -1,0 +1,251 @@
+"""`oee bench`: runs the benchmark suites against the configured servers (or embedded ones) and
+prints their figures as JSON and as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eventlog.settings import Settings
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What the suites can be told; each suite reads the options it names in its help."""
+
+    events: int = 100_000
+    projectors: tuple[int, ...] = (1, 2)
+    batch_size: int = 2_000
+    orders: int = 5_000
+    processors: tuple[int, ...] = (1, 2)
+    seconds: float = 5.0
+    clients: int = 1_000
+    runs: int = 3
+
+
+# Each suite imports its module only when it runs, so that `oee --help` stays quick.
+def _eventlog(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.eventlog import bench_eventlog
+
+    return bench_eventlog(settings)
+
+
+def _api(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.placement import bench_api
+
+    return bench_api(settings, options.seconds)
+
+
+def _query(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.query import bench_query
+
+    return bench_query(settings, options.orders, options.seconds)
+
+
+def _execution(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.execution import bench_execution_suite
+
+    return bench_execution_suite(settings, options.orders, options.processors)
+
+
+def _projection(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.projection import bench_projection
+
+    return bench_projection(settings, options.events, options.projectors, options.batch_size)
+
+
+def _websocket(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.websocket import run_websocket_bench
+
+    return run_websocket_bench(settings, options.clients)
+
+
+def _startup(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.startup import bench_startup
+
+    return bench_startup(options.runs)
+
+
+Suite = Callable[[Settings, BenchOptions], dict[str, Any]]
+
+# suite name → (what runs it, what it measures).
+SUITES: dict[str, tuple[Suite, str]] = {
+    "eventlog": (
+        _eventlog,
+        "appends/s (one at a time, pipelined) and events/s through the consumer loop"
+        " (one consumer, two)",
+    ),
+    "api": (
+        _api,
+        "orders accepted/s at saturation (64 connections) and accept p50/p99 at 1,000 orders/s"
+        " offered, one `oee api` process (--seconds)",
+    ),
+    "query": (
+        _query,
+        "GET /api/orders/{id} per second at saturation, server CPU per GET and p50/p99 at"
+        " 1,000/s offered, over --orders projected orders (--seconds)",
+    ),
+    "execution": (
+        _execution,
+        "orders executed end to end per second, latency p50/p99, CPU per order and peak memory,"
+        " --orders orders through each count of --processors processor processes",
+    ),
+    "projection": (
+        _projection,
+        "projection events/s by each count of --projectors projector processes over a seeded"
+        " log of about --events events (--batch-size), then replay events/s of that log and"
+        " whether it rebuilt the live tables exactly (equalsLive)",
+    ),
+    "websocket": (
+        _websocket,
+        "WebSocket messages delivered/s, delivery p50/p99, server CPU per message and memory per"
+        " idle connection, --clients sockets on one API process, without and with deflate",
+    ),
+    "startup": (
+        _startup,
+        "seconds from `oee up` to a healthy /health, cold and warm, median and worst of --runs"
+        " (always embedded servers)",
+    ),
+}
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """`1,2` → (1, 2): process counts, each at least one."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of counts: {text!r}"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"every count must be at least 1: {text!r}")
+    return counts
+
+
+def _suite_list() -> str:
+    """The suites and what each measures, for the end of `oee bench --help`."""
+    listed = [*((name, text) for name, (_, text) in SUITES.items()), ("all", "every suite above")]
+    lines = ["suites:"]
+    for name, text in listed:
+        lines += textwrap.wrap(
+            text, 96, initial_indent=f"  {name:<11} ", subsequent_indent=" " * 14
+        )
+    return "\n".join(lines)
+
+
+def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
+    """The `bench` subcommand on `commands` (the `oee` parser's subparsers)."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "bench",
+        help="run benchmarks and print JSON and a table",
+        description="Run a benchmark suite, or all of them, against REDIS_URL and DATABASE_URL"
+        " (embedded servers when unset) and print the figures as JSON on stdout and as a table"
+        " on stderr.",
+        epilog=_suite_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "suite",
+        nargs="?",
+        default="all",
+        choices=["all", *SUITES],
+        metavar="SUITE",
+        help=f"which suite: all (the default), {', '.join(SUITES)}",
+    )
+    parser.add_argument("--output", metavar="FILE", help="also write the JSON figures to FILE")
+    defaults = BenchOptions()
+
+    def option(flag: str, default: Any, text: str, **kwargs: Any) -> None:
+        if isinstance(default, tuple):  # a string default goes through `type` like an argument
+            default, kwargs["type"], kwargs["metavar"] = ",".join(map(str, default)), _counts, "1,2"
+        parser.add_argument(flag, default=default, help=f"{text} (default: %(default)s)", **kwargs)
+
+    option("--events", defaults.events, "projection: events in the log", type=int, metavar="N")
+    option("--projectors", defaults.projectors, "projection: counts of projector processes")
+    option("--batch-size", defaults.batch_size, "projection: events a batch", type=int, metavar="N")
+    option(
+        "--orders",
+        defaults.orders,
+        "execution: orders placed; query: orders projected",
+        type=int,
+        metavar="N",
+    )
+    option("--processors", defaults.processors, "execution: counts of processor processes")
+    option(
+        "--seconds", defaults.seconds, "api, query: seconds a load runs", type=float, metavar="S"
+    )
+    option("--clients", defaults.clients, "websocket: sockets", type=int, metavar="N")
+    option("--runs", defaults.runs, "startup: cold and warm starts", type=int, metavar="N")
+    return parser
+
+
+@contextlib.contextmanager
+def _servers(settings: Settings) -> Iterator[Settings]:
+    if settings.redis_url and settings.database_url:
+        yield settings
+        return
+    from oee.embedded import EmbeddedServers
+
+    with tempfile.TemporaryDirectory(prefix="oee-bench-") as folder:
+        servers = EmbeddedServers(Path(folder))
+        redis_url, database_url = servers.start()
+        try:
+            yield settings.model_copy(
+                update={
+                    "redis_url": settings.redis_url or redis_url,
+                    "database_url": settings.database_url or database_url,
+                }
+            )
+        finally:
+            servers.stop()
+
+
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the suite `args` name (or all) and print the figures."""
+    chosen = list(SUITES) if args.suite == "all" else [args.suite]
+    options = BenchOptions(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)}
+    )
+    results: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count() or 0, "python": platform.python_version()},
+    }
+    with _servers(settings) as live:
+        for name in chosen:
+            print(f"running {name} …", file=sys.stderr, flush=True)
+            suite, _ = SUITES[name]
+            results[name] = suite(live, options)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(_table({name: results[name] for name in chosen}), file=sys.stderr)
+    return 0
+
+
+def _rows(prefix: str, figures: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for metric, value in figures.items():
+        if isinstance(value, dict):
+            yield from _rows(f"{prefix}{metric}.", value)
+        else:
+            yield f"{prefix}{metric}", value
+
+
+def _table(results: dict[str, Any]) -> str:
+    """One line a figure, nested figures named by their path: `projection.replay.seconds`."""
+    rows = list(_rows("", results))
+    width = max((len(name) for name, _ in rows), default=10)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

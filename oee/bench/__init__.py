@@ -1,1 +1,0 @@
-"""Benchmark programs behind `oee bench`: they print figures and are not timed tests."""
