@@ -11,11 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
 from api.dashboard import dashboard_routes
-from api.health import health
+from api.health_endpoint import health
 from api.metrics import api_metrics, prometheus_metrics
 from api.openapi import openapi
 from api.orders_commands import cancel_order, place_order
 from api.orders_queries import get_order, get_order_events, list_orders
+from api.price_board import venue_prices
 from api.resources import Resources
 from api.responses import (
     ApiError,
@@ -25,7 +26,6 @@ from api.responses import (
     unexpected_error_handler,
 )
 from api.streams import stream_routes
-from api.venue_prices import venue_prices
 from eventlog.store_errors import STORES_UNREACHABLE
 
 

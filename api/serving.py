@@ -9,7 +9,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from eventlog.collector import SERVING_THRESHOLD, fewer_collections
+from eventlog.gc_tuning import SERVING_THRESHOLD, fewer_collections
 from eventlog.settings import Settings
 
 SERVER_OPTIONS: dict[str, Any] = {

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import uvloop
 
-from eventlog.collector import fewer_collections
+from eventlog.gc_tuning import fewer_collections
 
 T = TypeVar("T")
 

@@ -21,8 +21,8 @@ from bench.projector_process import start_key
 from bench.sample_histories import write_histories
 from bench.scope import BenchScope, bench_scope
 from bench.snapshot import snapshot
-from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
+from eventlog.gc_tuning import fewer_collections
 from eventlog.settings import Settings
 from projections.orders_projection import OrdersProjection
 from projections.replay import replay

@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
+from eventlog.gc_tuning import fewer_collections
 from eventlog.settings import Settings
 from oee.parts import drain_projections
 

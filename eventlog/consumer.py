@@ -19,9 +19,9 @@ from redis.exceptions import ResponseError
 from eventlog.backoff import FailureStreak, while_unreachable
 from eventlog.codec import Recorded, UndecodableEntryError, decode
 from eventlog.consumer_config import ConsumerConfig, ConsumerStats
+from eventlog.consumer_health import publish_heartbeat
 from eventlog.dead_letters import DeadLetters
 from eventlog.group_reads import Delivery, GroupReads
-from eventlog.health import publish_heartbeat
 from eventlog.keys import Keys
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ def _process(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _project(settings: Settings, args: argparse.Namespace) -> int:
-    from eventlog.collector import fewer_collections
+    from eventlog.gc_tuning import fewer_collections
     from oee.parts import run_projectors
 
     with fewer_collections():  # a projector's garbage is freed by reference counting
@@ -41,7 +41,7 @@ def _project(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from oee.startup import wait_for_postgres
+    from oee.server_waits import wait_for_postgres
     from schema.migrate import migrate
 
     url = settings.require_database_url()
@@ -53,7 +53,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from eventlog.collector import fewer_collections
+    from eventlog.gc_tuning import fewer_collections
     from projections.replay import replay
 
     with fewer_collections():
@@ -63,7 +63,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, args: argparse.Namespace) -> int:
-    from oee.health_check import check_health
+    from oee.liveness_probe import check_health
 
     return asyncio.run(check_health(settings, args.group, anywhere=args.anywhere))
 

@@ -24,11 +24,11 @@ from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNREACHABLE, STORES_UNREACHABLE
-from processors.execution import ExecutionProcessor
-from processors.execution_context import ExecutionContext, ExecutionStats
+from processors.execution_processor import ExecutionProcessor
 from processors.market import Market
+from processors.processor_resources import ExecutionContext, ExecutionStats
 from processors.rate_limit import ExecutionRateLimiter
-from processors.routing import Router
+from processors.route_choice import Router
 from processors.venues import Venues
 from projections.projection import Projection
 from projections.registry import group_name
@@ -40,6 +40,11 @@ API_POOL_MIN, API_POOL_MAX = 2, 20
 def consumer_name(given: str | None = None) -> str:
     """This process's name in every consumer group: `given`, or host and pid."""
     return given or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def named_on_this_host(consumer: str) -> bool:
+    """Whether a consumer's default name says it runs on this host (this container)."""
+    return consumer.startswith(f"{socket.gethostname()}-")
 
 
 def consumer_config(

@@ -18,7 +18,7 @@ from eventlog.settings import Settings
 from processors.initial_market import POOL_PAIRS, initial_pools
 from processors.market_scripts import DRIFT_LUA, SEED_LUA, SWAP_LUA, VOID_LUA
 from processors.pools import Pool
-from processors.routes import PlannedLeg, RouteKind
+from processors.route_fills import PlannedLeg, RouteKind
 
 logger = logging.getLogger(__name__)
 

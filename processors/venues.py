@@ -14,7 +14,7 @@ from eventlog.settings import Settings
 from processors.errors import ErrorCode, ExecutionError
 from processors.market import Market, PoolId
 from processors.pools import LegFill, Pool
-from processors.routes import PlannedLeg, RouteFill, RouteKind
+from processors.route_fills import PlannedLeg, RouteFill, RouteKind
 
 
 class Venues:

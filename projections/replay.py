@@ -90,7 +90,7 @@ async def replay(
     `workers` processes (default: one per CPU, at most 2, for logs of `PARALLEL_FROM` entries or
     more) each apply one partition of the orders up to the log's end as it was at the start; this
     process then catches up with what was appended meanwhile and swaps. A process that does
-    nothing else while it replays runs it under `eventlog.collector.fewer_collections`."""
+    nothing else while it replays runs it under `eventlog.gc_tuning.fewer_collections`."""
     projections = select_projections(names)
     tables = tuple(t for p in projections for t in p.tables)
     keys = Keys(settings.key_prefix)

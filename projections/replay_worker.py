@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 from psycopg import AsyncConnection
 
-from eventlog.collector import fewer_collections
 from eventlog.connections import redis_client
+from eventlog.gc_tuning import fewer_collections
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from projections.log_reader import LogReader

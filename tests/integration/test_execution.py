@@ -19,9 +19,9 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from oee.wiring import execution_processor
 from processors.errors import ErrorCode
-from processors.execution import ExecutionProcessor
+from processors.execution_processor import ExecutionProcessor
 from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
-from processors.routes import PlannedLeg
+from processors.route_fills import PlannedLeg
 from schema.events import (
     AttemptFailed,
     Event,

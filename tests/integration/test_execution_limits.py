@@ -13,7 +13,7 @@ from eventlog.append import AppendRequest, EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from oee.wiring import execution_processor
-from processors.execution import ExecutionProcessor
+from processors.execution_processor import ExecutionProcessor
 from schema.events import RoutingStarted
 from tests.support.factories import order_placed
 from tests.support.polling import eventually

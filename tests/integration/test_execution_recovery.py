@@ -17,9 +17,9 @@ from eventlog.reading import read_order
 from eventlog.settings import Settings
 from oee.wiring import execution_processor
 from processors.errors import ErrorCode
-from processors.execution import ExecutionProcessor
+from processors.execution_processor import ExecutionProcessor
 from processors.initial_market import RAYDIUM
-from processors.routing import Router
+from processors.route_choice import Router
 from processors.transactions import transaction_steps
 from schema.events import (
     AttemptFailed,

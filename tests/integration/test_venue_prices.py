@@ -15,7 +15,7 @@ from eventlog.settings import Settings
 from oee.wiring import execution_processor
 from processors.initial_market import METEORA, RAYDIUM
 from processors.market import Market
-from processors.venue_prices import publish_venue_prices
+from processors.price_publisher import publish_venue_prices
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
 

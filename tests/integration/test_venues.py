@@ -15,8 +15,8 @@ from processors.errors import ErrorCode, ExecutionError
 from processors.initial_market import METEORA, RAYDIUM, initial_pools
 from processors.market import Market
 from processors.pools import to_units
-from processors.routes import PlannedLeg, RouteFill, plan_from_quote
-from processors.routing import RouteChoice, choose_route, pools_for
+from processors.route_choice import RouteChoice, choose_route, pools_for
+from processors.route_fills import PlannedLeg, RouteFill, plan_from_quote
 from processors.transactions import transaction_hash
 from processors.venues import Venues
 from tests.support.failure_scripts import FailureScript

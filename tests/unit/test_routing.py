@@ -16,7 +16,7 @@ from processors.initial_market import (
 )
 from processors.market import PoolId
 from processors.pools import Pool, fill_leg, to_amount, to_units
-from processors.routing import RouteChoice, choose_route, min_amount_out
+from processors.route_choice import RouteChoice, choose_route, min_amount_out
 
 
 def _market(*pools: Pool) -> dict[PoolId, Pool]:

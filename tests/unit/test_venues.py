@@ -16,7 +16,7 @@ from processors.initial_market import (
     initial_pools,
 )
 from processors.pools import LegRejectedError, fill_leg, to_amount, to_units
-from processors.routes import RouteFill
+from processors.route_fills import RouteFill
 from processors.transactions import transaction_hash, transaction_steps
 
 

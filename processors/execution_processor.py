@@ -22,11 +22,11 @@ from eventlog.keys import EXECUTION_GROUP
 from eventlog.reading import read_order
 from eventlog.store_errors import REDIS_UNREACHABLE
 from processors.errors import ErrorCode
-from processors.execution_context import ExecutionContext
-from processors.order_execution import OrderExecution
+from processors.order_lifecycle import OrderExecution
 from processors.pools import to_amount
-from processors.routes import plan_from_quote
-from processors.venue_prices import publish_venue_prices
+from processors.price_publisher import publish_venue_prices
+from processors.processor_resources import ExecutionContext
+from processors.route_fills import plan_from_quote
 from processors.venues import fill_from_result
 from schema.events import (
     Event,

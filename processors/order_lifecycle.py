@@ -21,9 +21,9 @@ from eventlog.append import ConcurrencyError
 from eventlog.codec import Recorded
 from eventlog.reading import order_sequence, read_order
 from processors.errors import ErrorCode, ExecutionError
-from processors.execution_context import ExecutionContext
 from processors.pools import to_amount, to_units
-from processors.routes import plan_from_quote
+from processors.processor_resources import ExecutionContext
+from processors.route_fills import plan_from_quote
 from processors.transactions import transaction_hash, transaction_steps
 from schema.events import (
     AttemptFailed,

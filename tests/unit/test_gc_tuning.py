@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from eventlog.collector import fewer_collections
+from eventlog.gc_tuning import fewer_collections
 
 
 def test_overlapping_blocks_restore_the_settings_only_when_the_last_one_ends() -> None:

@@ -14,7 +14,7 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.market import Market
 from processors.rate_limit import ExecutionRateLimiter
-from processors.routing import Router
+from processors.route_choice import Router
 from processors.venues import Venues
 
 

@@ -6,17 +6,11 @@ live consumer of GROUP on this host (this container); `--anywhere` accepts one o
 
 from __future__ import annotations
 
-import os
-import socket
-
 from eventlog.connections import redis_client
-from eventlog.health import live_consumers
+from eventlog.consumer_health import live_consumers
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-
-
-def default_consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+from oee.wiring import named_on_this_host
 
 
 async def check_health(settings: Settings, group: str, *, anywhere: bool = False) -> int:
@@ -27,7 +21,6 @@ async def check_health(settings: Settings, group: str, *, anywhere: bool = False
         await redis.aclose()
     consumers = live.get(group, [])
     if not anywhere:
-        host = socket.gethostname()
-        consumers = [c for c in consumers if c.startswith(f"{host}-")]
+        consumers = [c for c in consumers if named_on_this_host(c)]
     print(f"{group}: {len(consumers)} live consumer(s) {' '.join(consumers)}".rstrip())
     return 0 if consumers else 1

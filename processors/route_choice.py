@@ -14,7 +14,7 @@ from processors.errors import ErrorCode, ExecutionError
 from processors.initial_market import VENUES, pool_pair
 from processors.market import PoolId
 from processors.pools import LegRejectedError, Pool, fill_leg, to_amount, to_units
-from processors.routes import RouteFill, split_share
+from processors.route_fills import RouteFill, split_share
 from processors.venues import Venues
 from schema.events import RouteSelected
 from schema.tokens import NATIVE_SOL, TOKENS

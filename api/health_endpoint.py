@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from api.resources import resources
 from api.responses import JSONResponse
-from eventlog.health import group_statuses
+from eventlog.consumer_health import group_statuses
 
 CHECK_TIMEOUT_S = 2.0
 
