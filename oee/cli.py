@@ -1,4 +1,4 @@
-"""The `oee` command: the one composition root that starts, supervises and stops the parts."""
+"""The `oee` command line: parses it and starts the part asked for, wired by `oee.wiring`."""
 
 from __future__ import annotations
 
