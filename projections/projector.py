@@ -6,8 +6,6 @@ the commit), so a batch redelivered after a crash changes nothing.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Sequence
 
 from psycopg import AsyncConnection
@@ -16,13 +14,6 @@ from eventlog.codec import Recorded
 from projections.projection import Projection, apply_batch
 
 logger = logging.getLogger(__name__)
-
-# A lost PostgreSQL connection, a deadlock or a serialisation failure: retry the batch in place.
-
-
-def default_consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
-
 
 class Projector:
     """Applies the batches its consumer hands it to one projection, over its own connection."""
