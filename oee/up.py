@@ -43,13 +43,9 @@ def run_up(settings: Settings) -> int:
         except EmbeddedServerError as exc:
             logger.error("cannot start the embedded servers: %s", exc)
             return 1
-        env = os.environ | {
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": database_url,
-            "HOST": settings.host,
-            "PORT": str(settings.port),
-            "OEE_DATA_DIR": str(settings.data_dir),
-        }
+        # Every setting `oee up` was given reaches the children, whatever it was read from.
+        urls = {"redis_url": redis_url, "database_url": database_url}
+        env = os.environ | settings.model_copy(update=urls).to_environ()
         children = stack.enter_context(_Children(env, stop))
         if stop.received is not None:
             return 0

@@ -169,10 +169,8 @@ async def _load_partitions(
     others in worker processes; returns the entries read."""
     env = {
         **os.environ,
+        **settings.to_environ(),  # the workers read these settings back with Settings.from_env
         "PYTHONPATH": os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])),
-        "REDIS_URL": settings.require_redis_url(),
-        "DATABASE_URL": settings.require_database_url(),
-        "OEE_KEY_PREFIX": settings.key_prefix,
     }
     names = [p.name for p in projections]
     children = [
