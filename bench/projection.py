@@ -24,8 +24,8 @@ from bench.snapshot import snapshot
 from eventlog.connections import redis_client
 from eventlog.gc_tuning import fewer_collections
 from eventlog.settings import Settings
+from oee.parts import run_replay
 from projections.orders_projection import OrdersProjection
-from projections.replay import replay
 
 EVENTS = 100_000
 PROJECTORS = (1, 2)
@@ -114,7 +114,7 @@ async def bench_replay(settings: Settings) -> dict[str, Any]:
     started = time.monotonic()
     cpu_before = time.process_time() + children_cpu_seconds()
     with fewer_collections():  # as `oee replay` runs
-        result = await replay(settings, progress=sys.stderr.isatty())
+        result = await run_replay(settings, progress=sys.stderr.isatty())
     seconds = time.monotonic() - started
     cpu = time.process_time() + children_cpu_seconds() - cpu_before
     async with await psycopg.AsyncConnection.connect(settings.require_database_url()) as conn:

@@ -54,10 +54,10 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from eventlog.gc_tuning import fewer_collections
-    from projections.replay import replay
+    from oee.parts import run_replay
 
     with fewer_collections():
-        report = asyncio.run(replay(settings, args.projections or None))
+        report = asyncio.run(run_replay(settings, args.projections or None))
     print(report)
     return 0
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -20,9 +21,17 @@ from eventlog.consumer import Consumer
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNREACHABLE
-from oee.wiring import consumer_name, execution_processor, processor_redis, projector_config
+from oee.wiring import (
+    consumer_name,
+    execution_processor,
+    processor_redis,
+    projection_connector,
+    projector_config,
+    replay_clients,
+)
 from projections.projector import Projector
 from projections.registry import select_projections
+from projections.replay import replay
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +76,8 @@ async def projector_consumers(
 ) -> AsyncIterator[list[Consumer]]:
     """A consumer per projection, named `name` in each group; their connections close on exit."""
     keys = Keys(settings.key_prefix)
-    database_url = settings.require_database_url()
-    projectors = [Projector(p, database_url) for p in select_projections(projections)]
+    connect = projection_connector(settings)
+    projectors = [Projector(p, connect) for p in select_projections(projections)]
     try:
         yield [
             Consumer(
@@ -129,3 +138,19 @@ async def drain_projections(
             return sum([await consumer.drain() for consumer in consumers])
     finally:
         await redis.aclose()
+
+
+async def run_replay(
+    settings: Settings,
+    names: list[str] | None = None,
+    *,
+    progress: bool = True,
+    chunk: int | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Rebuild the named projections (all for None) from the log, over clients of its own."""
+    options: dict[str, Any] = {"progress": progress, "workers": workers}
+    if chunk is not None:
+        options["chunk"] = chunk
+    async with replay_clients(settings) as (redis, conn):
+        return await replay(redis, conn, settings, names, **options)

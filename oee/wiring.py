@@ -8,9 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
+from psycopg import AsyncConnection
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -153,3 +154,34 @@ def projector_config(
         batch_size=batch_size or settings.projection_batch_size,
         infrastructure_errors=STORES_UNREACHABLE,
     )
+
+
+def projection_connector(settings: Settings) -> Callable[[], Awaitable[AsyncConnection]]:
+    """How a projector opens its PostgreSQL connection (autocommit: each batch is one explicit
+    transaction)."""
+    database_url = settings.require_database_url()
+
+    async def connect() -> AsyncConnection:
+        return await AsyncConnection.connect(database_url, autocommit=True)
+
+    return connect
+
+
+# -- replay --------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def replay_clients(
+    settings: Settings,
+) -> AsyncIterator[tuple[aioredis.Redis, AsyncConnection]]:
+    """A Redis client and a PostgreSQL connection of replay's own (autocommit: replay commits
+    each statement itself), closed on the way out."""
+    redis = redis_client(settings)
+    try:
+        conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
+        try:
+            yield redis, conn
+        finally:
+            await conn.close()
+    finally:
+        await redis.aclose()

@@ -6,7 +6,7 @@ the commit), so a batch redelivered after a crash changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from psycopg import AsyncConnection
 
@@ -17,11 +17,14 @@ logger = logging.getLogger(__name__)
 
 
 class Projector:
-    """Applies the batches its consumer hands it to one projection, over its own connection."""
+    """Applies the batches its consumer hands it to one projection, over its own connection:
+    `connect` (from the composition root) opens one in autocommit mode, again after a loss."""
 
-    def __init__(self, projection: Projection, database_url: str) -> None:
+    def __init__(
+        self, projection: Projection, connect: Callable[[], Awaitable[AsyncConnection]]
+    ) -> None:
         self.projection = projection
-        self._database_url = database_url
+        self._connect = connect
         self._conn: AsyncConnection | None = None
         self.applied = 0
 
@@ -41,7 +44,7 @@ class Projector:
         if self._conn is None or self._conn.closed or self._conn.broken:
             if self._conn is not None:
                 await self._conn.close()
-            self._conn = await AsyncConnection.connect(self._database_url, autocommit=True)
+            self._conn = await self._connect()
         return self._conn
 
     async def close(self) -> None:

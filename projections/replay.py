@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
-from eventlog.connections import redis_client
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from projections.group_position import advance_group
@@ -29,7 +28,7 @@ from projections.log_reader import LogReader
 from projections.progress import ProgressBar
 from projections.projection import Projection, apply_batch, lock_projection
 from projections.registry import group_name, select_projections
-from projections.replay_worker import replay_partition
+from projections.replay_partition import replay_partition
 from projections.shadow_tables import (
     ShadowSchemas,
     commit_durably,
@@ -78,6 +77,8 @@ async def _entries_read(redis: aioredis.Redis, stream: str, read: int) -> int | 
 
 
 async def replay(
+    redis: aioredis.Redis,
+    conn: AsyncConnection,
     settings: Settings,
     names: list[str] | None = None,
     *,
@@ -85,7 +86,9 @@ async def replay(
     chunk: int = REPLAY_CHUNK,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """Rebuild the named projections (all for None) from the log and swap them in.
+    """Rebuild the named projections (all for None) from the log and swap them in, over `redis`
+    and `conn` (a connection of replay's own, in autocommit mode, opened by the caller; it holds
+    the replay lock until it is closed).
 
     `workers` processes (default: one per CPU, at most 2, for logs of `PARALLEL_FROM` entries or
     more) each apply one partition of the orders up to the log's end as it was at the start; this
@@ -94,69 +97,65 @@ async def replay(
     projections = select_projections(names)
     tables = tuple(t for p in projections for t in p.tables)
     keys = Keys(settings.key_prefix)
-    redis = redis_client(settings)
-    conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
     started = time.monotonic()
+    schemas = ShadowSchemas.beside(await current_schema(conn))
+    cursor = await conn.execute(f"SELECT pg_try_advisory_lock({_REPLAY_LOCK_KEY})")
+    locked = await cursor.fetchone()
+    if not locked or not locked[0]:
+        raise ReplayInProgressError(schemas.live)
+    await create_shadow_tables(conn, schemas, tables)
+    await use_schema(conn, schemas.rebuild)
+    await skip_commit_flush(conn)
+    total = int(await redis.xlen(keys.events))
+    label = f"replay {', '.join(p.name for p in projections)}"
+    bar = ProgressBar(label, total=total, enabled=progress)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     try:
-        schemas = ShadowSchemas.beside(await current_schema(conn))
-        cursor = await conn.execute(f"SELECT pg_try_advisory_lock({_REPLAY_LOCK_KEY})")
-        locked = await cursor.fetchone()
-        if not locked or not locked[0]:
-            raise ReplayInProgressError(schemas.live)
-        await create_shadow_tables(conn, schemas, tables)
-        await use_schema(conn, schemas.rebuild)
-        await skip_commit_flush(conn)
-        total = int(await redis.xlen(keys.events))
-        label = f"replay {', '.join(p.name for p in projections)}"
-        bar = ProgressBar(label, total=total, enabled=progress)
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
-        try:
-            reader = LogReader(redis, keys, chunk)
-            last: Any = await redis.xrevrange(keys.events, count=1)
-            if last:
-                end = last[0][0].decode()
-                read = await _load_partitions(
-                    settings, schemas.rebuild, projections, workers, end, chunk, bar
-                )
-                reader = LogReader(redis, keys, chunk, after=end)
-                reader.read = read
-            async for batch in reader.chunks():
-                await _apply_to_all(conn, projections, batch)
-                bar.advance(len(batch))
-            tail = await _swap(conn, schemas, projections, tables, reader)
-            bar.advance(len(tail))
-        except BaseException:
-            await _discard(conn, schemas)
-            raise
-        finally:
-            bar.finish()
-        moved: dict[str, str] = {}
-        if reader.position is not None:
-            entries_read = await _entries_read(redis, keys.events, reader.read)
-            for projection in projections:
-                moved[projection.name] = await advance_group(
-                    redis, keys.events, group_name(projection), reader.position, entries_read
-                )
-        elapsed = time.monotonic() - started
-        result = {
-            "projections": [p.name for p in projections],
-            "events": reader.read,
-            "tail": len(tail),
-            "position": reader.position,
-            "workers": workers,
-            "seconds": round(elapsed, 3),
-            "eventsPerSecond": round(reader.read / elapsed, 1) if elapsed > 0 else None,
-            "groups": moved,
-        }
-        logger.info("replay done: %s", result)
-        return result
+        reader = LogReader(redis, keys, chunk)
+        last: Any = await redis.xrevrange(keys.events, count=1)
+        if last:
+            end = last[0][0].decode()
+            read = await _load_partitions(
+                redis, conn, settings, schemas.rebuild, projections, workers, end, chunk, bar
+            )
+            reader = LogReader(redis, keys, chunk, after=end)
+            reader.read = read
+        async for batch in reader.chunks():
+            await _apply_to_all(conn, projections, batch)
+            bar.advance(len(batch))
+        tail = await _swap(conn, schemas, projections, tables, reader)
+        bar.advance(len(tail))
+    except BaseException:
+        await _discard(conn, schemas)
+        raise
     finally:
-        await conn.close()
-        await redis.aclose()
+        bar.finish()
+    moved: dict[str, str] = {}
+    if reader.position is not None:
+        entries_read = await _entries_read(redis, keys.events, reader.read)
+        for projection in projections:
+            moved[projection.name] = await advance_group(
+                redis, keys.events, group_name(projection), reader.position, entries_read
+            )
+    elapsed = time.monotonic() - started
+    result = {
+        "projections": [p.name for p in projections],
+        "events": reader.read,
+        "tail": len(tail),
+        "position": reader.position,
+        "workers": workers,
+        "seconds": round(elapsed, 3),
+        "eventsPerSecond": round(reader.read / elapsed, 1) if elapsed > 0 else None,
+        "groups": moved,
+    }
+    logger.info("replay done: %s", result)
+    return result
 
 
 async def _load_partitions(
+    redis: aioredis.Redis,
+    conn: AsyncConnection,
     settings: Settings,
     schema: str,
     projections: Sequence[Projection],
@@ -177,7 +176,7 @@ async def _load_partitions(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "projections.replay_worker",
+            "oee.replay_worker",
             schema,
             str(part),
             str(workers),
@@ -208,8 +207,10 @@ async def _load_partitions(
             raise ReplayWorkerError(part, code, errors.decode(errors="replace"))
         return read
 
-    here = replay_partition(  # this process takes partition 0 itself
-        settings,
+    here = replay_partition(  # this process takes partition 0 itself, over its own connection
+        redis,
+        conn,
+        Keys(settings.key_prefix),
         schema,
         names,
         part=0,

@@ -27,7 +27,7 @@ from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from oee.wiring import projector_config
+from oee.wiring import projection_connector, projector_config
 from projections.order_counters import ORDERS_IN_STATUS, ORDERS_PLACED, RETRIES
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
@@ -136,7 +136,7 @@ async def test_a_projector_killed_between_commit_and_ack_counts_nothing_twice(
 ) -> None:
     await log_with_orders(redis, keys, 300, seed=3)
     projection = OrdersProjection()
-    projector = Projector(projection, migrated.require_database_url())
+    projector = Projector(projection, projection_connector(migrated))
     rng = random.Random(11)
     kills = 0
 
@@ -197,8 +197,8 @@ async def test_two_projectors_in_one_group_build_the_same_tables_as_one(
 ) -> None:
     await log_with_orders(redis, keys, 400, seed=4)
     projection = OrdersProjection()
-    url = migrated.require_database_url()
-    projectors = [Projector(projection, url), Projector(projection, url)]
+    connect = projection_connector(migrated)
+    projectors = [Projector(projection, connect), Projector(projection, connect)]
     consumers = [
         Consumer(
             redis,
@@ -218,7 +218,7 @@ async def test_two_projectors_in_one_group_build_the_same_tables_as_one(
     reference = other_schema()
     async with await psycopg.AsyncConnection.connect(reference, autocommit=True) as conn:
         await apply_batch(conn, projection, await read_log(redis, keys))
-    assert await tables_of(url) == await tables_of(reference)
+    assert await tables_of(migrated.require_database_url()) == await tables_of(reference)
 
 
 _PROJECTOR_PROCESS = """

@@ -16,10 +16,9 @@ from bench.snapshot import snapshot
 from eventlog.append import EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
-from oee.parts import drain_projections, run_projectors
+from oee.parts import drain_projections, run_projectors, run_replay
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
-from projections.replay import replay
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
 from tests.support.log_reading import read_log
@@ -65,7 +64,7 @@ async def test_replay_rebuilds_exactly_what_live_projection_built_while_queries_
     probe = str(events[0].order_id)
     answers: list[int] = []
     async with in_process_api(migrated) as client:
-        rebuilding = asyncio.create_task(replay(migrated, progress=False, chunk=500))
+        rebuilding = asyncio.create_task(run_replay(migrated, progress=False, chunk=500))
         while not rebuilding.done():
             answers.append((await client.get(f"/api/orders/{probe}")).status_code)
         result = await rebuilding
@@ -97,7 +96,7 @@ async def test_replay_into_an_empty_read_side_hands_over_to_the_live_group(
     migrated: Settings, redis: aioredis.Redis, keys: Keys
 ) -> None:
     await append_histories(EventAppender(redis, keys), build_histories(50, seed=22))
-    result = await replay(migrated, ["orders"], progress=False)
+    result = await run_replay(migrated, ["orders"], progress=False)
     assert result["groups"] == {"orders": "created"}
     group = await group_info(redis, keys, "projection:orders")
     assert group["last-delivered-id"].decode() == result["position"]
@@ -128,7 +127,7 @@ async def test_events_appended_during_a_replay_are_neither_lost_nor_applied_twic
 
     appending = asyncio.create_task(append_meanwhile())
     try:
-        result = await replay(migrated, progress=False, chunk=300)
+        result = await run_replay(migrated, progress=False, chunk=300)
         keep_appending = False
         rounds = await appending
         total = await redis.xlen(keys.events)
@@ -157,7 +156,7 @@ async def test_a_replay_split_across_worker_processes_equals_live_projection(
     await drain_projections(migrated)
     url = migrated.require_database_url()
     live = await tables_of(url)
-    result = await replay(migrated, progress=False, workers=2, chunk=400)
+    result = await run_replay(migrated, progress=False, workers=2, chunk=400)
     assert result["workers"] == 2
     assert result["events"] == len(events)
     assert await tables_of(url) == live
@@ -171,7 +170,7 @@ async def test_a_replay_of_a_log_missing_its_first_entries_equals_projecting_wha
     await redis.xtrim(keys.events, minid=log[len(log) // 5].position)
     left = await read_log(redis, keys)
     assert any(r.event.sequence > 1 for r in left if r.event.order_id == left[0].event.order_id)
-    result = await replay(migrated, progress=False, workers=2, chunk=300)
+    result = await run_replay(migrated, progress=False, workers=2, chunk=300)
     assert result["events"] == len(left)
     async with await psycopg.AsyncConnection.connect(reference_url, autocommit=True) as conn:
         await apply_batch(conn, OrdersProjection(), left)

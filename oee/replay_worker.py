@@ -1,0 +1,49 @@
+"""A replay worker process: one partition of a replay, over clients of its own, on the settings
+in its environment (as every child gets them). `projections.replay` starts it as
+
+    python -m oee.replay_worker <schema> <part> <parts> <end> <chunk> <projection>...
+
+It prints `progress <n>` after every batch and `done <entries read>` at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from eventlog.gc_tuning import fewer_collections
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+from oee.wiring import replay_clients
+from projections.replay_partition import replay_partition
+
+
+def _report(count: int) -> None:
+    print(f"progress {count}", flush=True)
+
+
+async def _run(settings: Settings, argv: list[str]) -> int:
+    schema, part, parts, end, chunk, *names = argv
+    async with replay_clients(settings) as (redis, conn):
+        return await replay_partition(
+            redis,
+            conn,
+            Keys(settings.key_prefix),
+            schema,
+            names,
+            part=int(part),
+            parts=int(parts),
+            end=end,
+            chunk=int(chunk),
+            report=_report,
+        )
+
+
+def main() -> None:
+    with fewer_collections():
+        read = asyncio.run(_run(Settings.from_env(), sys.argv[1:]))
+    print(f"done {read}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
