@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 from eventlog.backoff import FailureStreak, while_unreachable
 from eventlog.codec import Recorded, UndecodableEntryError, decode
 from eventlog.consumer_config import ConsumerConfig, ConsumerStats
-from eventlog.consumer_health import publish_heartbeat
+from eventlog.consumer_health import publish_heartbeat, withdraw_heartbeat
 from eventlog.dead_letters import DeadLetters
 from eventlog.group_reads import Delivery, GroupReads
 from eventlog.keys import Keys
@@ -73,7 +73,7 @@ class Consumer:
                 await self._round(block_ms=self.config.block_ms)
         finally:
             await self._finish_in_flight()
-            await self._redis.delete(self._keys.health(self.config.group, self.config.name))
+            await withdraw_heartbeat(self._redis, self._keys, self.config.group, self.config.name)
 
     async def drain(self) -> int:
         """Consume until nothing is pending here, reclaimable or new; returns entries handled."""

@@ -1,5 +1,6 @@
-"""Liveness of the consumer groups, from the health keys their consumers refresh with a TTL,
-and their progress (pending and lag) from the stream's group information.
+"""Liveness of the consumer groups, from the heartbeats their consumers refresh (one sorted set
+scored by expiry: reading who is alive costs one range read whatever the keyspace holds), and
+their progress (pending and lag) from the stream's group information.
 """
 
 from __future__ import annotations
@@ -24,9 +25,27 @@ async def publish_heartbeat(
     ttl_seconds: int,
     **figures: int,
 ) -> None:
-    """Say this consumer is alive for `ttl_seconds`, with its figures (handled, in flight, …)."""
-    status = {"group": group, "consumer": consumer, "pid": os.getpid(), "at": time.time()}
-    await redis.set(keys.health(group, consumer), orjson.dumps(status | figures), ex=ttl_seconds)
+    """Say this consumer is alive for `ttl_seconds`, with its figures (handled, in flight, …);
+    heartbeats that expired are dropped on the way."""
+    now = time.time()
+    status = {"group": group, "consumer": consumer, "pid": os.getpid(), "at": now}
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.health(group, consumer), orjson.dumps(status | figures), ex=ttl_seconds)
+        pipe.zadd(keys.heartbeats, {_member(group, consumer): now + ttl_seconds})
+        pipe.zremrangebyscore(keys.heartbeats, "-inf", now)
+        await pipe.execute()
+
+
+async def withdraw_heartbeat(redis: aioredis.Redis, keys: Keys, group: str, consumer: str) -> None:
+    """This consumer stopped: it is no longer counted as alive."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.delete(keys.health(group, consumer))
+        pipe.zrem(keys.heartbeats, _member(group, consumer))
+        await pipe.execute()
+
+
+def _member(group: str, consumer: str) -> bytes:
+    return orjson.dumps([group, consumer])
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +65,12 @@ class GroupStatus:
 
 
 async def live_consumers(redis: aioredis.Redis, keys: Keys) -> dict[str, list[str]]:
-    """Group name → consumers whose health key has not expired."""
+    """Group name → consumers whose heartbeat has not expired."""
+    members: Any = await redis.zrangebyscore(keys.heartbeats, time.time(), "+inf")
     found: dict[str, list[str]] = {}
-    async for key in redis.scan_iter(match=keys.health_pattern(), count=500):
-        raw: Any = await redis.get(key)
-        if raw is None:
-            continue
-        status = orjson.loads(raw)
-        found.setdefault(status["group"], []).append(status["consumer"])
+    for member in members:
+        group, consumer = orjson.loads(member)
+        found.setdefault(group, []).append(consumer)
     return found
 
 

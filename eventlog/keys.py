@@ -35,10 +35,14 @@ class Keys:
         return f"{self.prefix}:order:{order_id}"
 
     def health(self, group: str, consumer: str) -> str:
+        """One consumer's latest figures (handled, in flight, ...), expiring with its heartbeat."""
         return f"{self.prefix}:health:{group}:{consumer}"
 
-    def health_pattern(self, group: str = "*") -> str:
-        return f"{self.prefix}:health:{group}:*"
+    @property
+    def heartbeats(self) -> str:
+        """Every live consumer: a sorted set of [group, consumer] scored by when its heartbeat
+        expires, so finding the live ones is one range read, never a scan of the keyspace."""
+        return f"{self.prefix}:heartbeats"
 
     def idempotency(self, client_id: str, key: str) -> str:
         return f"{self.prefix}:idempotency:{client_id}:{key}"

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 import redis.asyncio as aioredis
 
@@ -16,6 +17,7 @@ from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
+from eventlog.consumer_health import live_consumers, publish_heartbeat
 from eventlog.keys import Keys
 from eventlog.reading import read_after
 from eventlog.settings import Settings
@@ -196,12 +198,14 @@ async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
     await _append_orders(redis, keys, 4)
     await eventually(lambda: consumer.stats.handled == 0 and len(consumer._in_flight) == 4)
     assert await redis.exists(keys.health(GROUP, "c1"))
+    assert (await live_consumers(redis, keys)).get(GROUP) == ["c1"]
     stop.set()
     release.set()
     await task
     assert len(handled) == 4
     assert await _pending_count(redis, keys) == 0
     assert not await redis.exists(keys.health(GROUP, "c1"))
+    assert GROUP not in await live_consumers(redis, keys)
 
 
 async def test_a_type_filter_acks_other_events_without_handling_them(
@@ -251,3 +255,23 @@ async def test_a_consumer_retrying_an_unreachable_store_stops_when_told_and_keep
         await running
     assert consumer.stats.failures == 0
     assert await _pending_count(redis, keys) == 1  # left for the next consumer to reclaim
+
+
+async def test_finding_live_consumers_reads_no_more_with_many_keys_and_drops_expired_ones(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
+    await publish_heartbeat(redis, keys, GROUP, "alive", ttl_seconds=60, handled=0)
+    await publish_heartbeat(redis, keys, GROUP, "gone", ttl_seconds=60, handled=0)
+    await redis.zadd(keys.heartbeats, {orjson.dumps([GROUP, "gone"]): 1.0})  # expired long ago
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(20_000):  # what a busy log leaves behind: one key per order and more
+            pipe.set(f"{keys.prefix}:order:{i}", b"x")
+        await pipe.execute()
+    before: Any = await redis.info("commandstats")
+    assert (await live_consumers(redis, keys)) == {GROUP: ["alive"]}
+    after: Any = await redis.info("commandstats")
+    assert after.get("cmdstat_scan", {}).get("calls", 0) == before.get("cmdstat_scan", {}).get(
+        "calls", 0
+    )
+    await publish_heartbeat(redis, keys, GROUP, "alive", ttl_seconds=60, handled=1)
+    assert await redis.zscore(keys.heartbeats, orjson.dumps([GROUP, "gone"])) is None
