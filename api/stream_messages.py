@@ -13,6 +13,21 @@ from typing import Any, NamedTuple
 import orjson
 
 from eventlog.codec import Recorded
+from schema.events import (
+    AttemptFailed,
+    Event,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderExpired,
+    OrderFailed,
+    OrderOpened,
+    OrderPlaced,
+    Payload,
+    RouteSelected,
+    RoutingStarted,
+    TransactionBuilt,
+    TransactionSubmitted,
+)
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 PositionKey = tuple[int, int]
@@ -101,11 +116,42 @@ def _encode(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
+def describe(event: Event[Payload]) -> str:
+    """A sentence for people (the original's `data.message`): what this event did to the order."""
+    p = event.payload
+    if isinstance(p, OrderPlaced):
+        return f"Order received and queued: {p.amount_in} {p.token_in} for {p.token_out}"
+    if isinstance(p, OrderOpened):
+        return f"Order open, waiting for its price ({p.limit_price})"
+    if isinstance(p, RoutingStarted):
+        again = f" (attempt {p.attempt})" if p.attempt > 1 else ""
+        return f"Finding the best route{again}"
+    if isinstance(p, RouteSelected):
+        return f"Route chosen: {p.chosen.venue}, expecting {p.expected_out}; building transaction"
+    if isinstance(p, TransactionBuilt):
+        return "Building transaction: " + ", ".join(p.steps) if p.steps else "Transaction built"
+    if isinstance(p, TransactionSubmitted):
+        return f"Transaction submitted: {p.tx_hash}"
+    if isinstance(p, OrderConfirmed):
+        return f"Order confirmed: {p.amount_out} received on {p.venue} at {p.executed_price}"
+    if isinstance(p, AttemptFailed):
+        return f"Retrying after {p.error_message} (attempt {p.attempt} failed)"
+    if isinstance(p, OrderFailed):
+        return f"Order failed: {p.error_message}"
+    if isinstance(p, OrderCancelled):
+        return f"Order cancelled: {p.reason}"
+    if isinstance(p, OrderExpired):
+        return f"Order expired: {p.reason}"
+    return event.type
+
+
 def event_message(recorded: Recorded) -> Outgoing:
-    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`."""
+    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`.
+    `data` is the payload in camelCase plus `message`, a sentence about the event."""
     event = recorded.event
     status = STATUS_AFTER_EVENT.get(event.type)
     data = camel_case(event.payload.model_dump(mode="json"))
+    data["message"] = describe(event)
     message: dict[str, Any] = {
         "type": "retry" if event.type == "AttemptFailed" else "status_update",
         "orderId": str(event.order_id),
