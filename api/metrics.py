@@ -30,6 +30,7 @@ from api.metrics_readings import (
     MetricsReadings,
     read_metrics,
 )
+from api.order_views import format_time
 from api.resources import resources
 from api.responses import JSONResponse
 from schema.statuses import OrderStatus
@@ -104,7 +105,7 @@ async def api_metrics(request: Request) -> Response:
             name: {"pending": g.pending, "lag": g.lag, "consumers": g.consumers}
             for name, g in sorted(readings.groups.items())
         },
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": format_time(datetime.now(UTC)),
     }
     return JSONResponse(body)
 

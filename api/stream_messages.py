@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from api.order_views import format_time
 from eventlog.codec import Recorded
 from schema.events import (
     AttemptFailed,
@@ -160,7 +161,7 @@ def event_message(recorded: Recorded) -> Outgoing:
         "eventId": str(event.event_id),
         "sequence": event.sequence,
         "position": recorded.position,
-        "timestamp": event.occurred_at.isoformat(),
+        "timestamp": format_time(event.occurred_at),
         "data": data,
     }
     if event.type == "AttemptFailed":
@@ -175,7 +176,7 @@ def event_message(recorded: Recorded) -> Outgoing:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return format_time(datetime.now(UTC))
 
 
 def connected_message(order_id: uuid.UUID | None, position: str, after: str | None) -> str:

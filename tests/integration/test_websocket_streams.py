@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -122,6 +123,29 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
     assert said["OrderCancelled"].startswith("Order cancelled")
     assert said["OrderExpired"].startswith("Order expired")
     assert said["OrderOpened"].startswith("Order open, waiting for its price")
+
+
+UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+async def test_every_timestamp_has_one_format_ending_in_z(
+    migrated: Settings, server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        stamps = {
+            "health": (await http.get("/health")).json()["timestamp"],
+            "metrics": (await http.get("/api/metrics")).json()["timestamp"],
+            "order": (await http.get(f"/api/orders/{order_id}")).json()["order"]["createdAt"],
+        }
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        stamps["connected"] = (await receive(ws))["timestamp"]
+        stamps["status_update"] = (await receive_events(ws, 1))[0]["timestamp"]
+        await ws.send('{"type":"ping"}')
+        stamps["pong"] = (await receive(ws))["timestamp"]
+        await ws.send("hello")
+        stamps["error"] = (await receive(ws))["timestamp"]
+    assert {k: v for k, v in stamps.items() if not UTC_Z.match(v)} == {}
 
 
 async def test_a_failed_attempt_that_will_be_retried_is_a_retry_message(
