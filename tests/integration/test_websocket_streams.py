@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -335,16 +337,34 @@ async def test_ping_gets_pong_and_anything_else_an_error_without_closing(
         assert (await receive(ws))["type"] == "pong"
 
 
-async def test_idle_sockets_get_heartbeats(
+HEARTBEAT = 0.25  # seconds, the test's ws_heartbeat_seconds
+
+
+async def test_a_quiet_socket_gets_a_heartbeat_each_interval_after_its_last_message(
     make_settings: MakeSettings, redis: aioredis.Redis
 ) -> None:
-    settings: Settings = make_settings(ws_heartbeat_seconds=0.05)
+    settings: Settings = make_settings(ws_heartbeat_seconds=HEARTBEAT)
     async with (
         running_api(settings) as server,
         client(f"{server.ws_url}/api/orders/stream/all") as ws,
     ):
-        await receive(ws)
-        assert (await receive(ws, within=2))["type"] == "heartbeat"
+        assert (await receive(ws))["type"] == "connected"
+        times = [time.monotonic()]  # `connected` counts as a message to the socket
+        for _ in range(4):
+            assert (await receive(ws, within=2 * HEARTBEAT + 1))["type"] == "heartbeat"
+            times.append(time.monotonic())
+        await ws.send('{"type":"ping"}')
+        assert (await receive(ws))["type"] == "pong"
+        pong = time.monotonic()
+        assert (await receive(ws, within=2 * HEARTBEAT + 1))["type"] == "heartbeat"
+        after_pong = time.monotonic() - pong
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Not early: each comes an interval after the socket's last message (a little clock slack).
+    assert min(gaps) > 0.8 * HEARTBEAT, gaps
+    assert after_pong > 0.8 * HEARTBEAT
+    # And not one interval in two: four heartbeats take about four intervals, not eight.
+    assert times[-1] - times[0] < 4 * HEARTBEAT + 0.45, gaps
 
 
 async def test_an_order_stream_closes_shortly_after_a_live_terminal_event(
