@@ -14,21 +14,7 @@ import orjson
 
 from api.order_views import format_time
 from eventlog.codec import Recorded
-from schema.events import (
-    AttemptFailed,
-    Event,
-    OrderCancelled,
-    OrderConfirmed,
-    OrderExpired,
-    OrderFailed,
-    OrderOpened,
-    OrderPlaced,
-    Payload,
-    RouteSelected,
-    RoutingStarted,
-    TransactionBuilt,
-    TransactionSubmitted,
-)
+from schema.events import Event, Payload
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 PositionKey = tuple[int, int]
@@ -117,33 +103,26 @@ def _encode(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
+# The original's `data.message`: a sentence per event type, filled from the event's payload `p`.
+SENTENCES = {
+    "OrderPlaced": "Order received and queued: {p.amount_in} {p.token_in} for {p.token_out}",
+    "OrderOpened": "Order open, waiting for its price ({p.limit_price})",
+    "RoutingStarted": "Finding the best route (attempt {p.attempt})",
+    "RouteSelected": "Building transaction on {p.chosen.venue}, expecting {p.expected_out}",
+    "TransactionBuilt": "Transaction built, submitting it (attempt {p.attempt})",
+    "TransactionSubmitted": "Transaction submitted: {p.tx_hash}",
+    "OrderConfirmed": "Order confirmed: {p.amount_out} received on {p.venue} at {p.executed_price}",
+    "AttemptFailed": "Retrying after {p.error_message} (attempt {p.attempt} failed)",
+    "OrderFailed": "Order failed: {p.error_message}",
+    "OrderCancelled": "Order cancelled: {p.reason}",
+    "OrderExpired": "Order expired: {p.reason}",
+}
+
+
 def describe(event: Event[Payload]) -> str:
-    """A sentence for people (the original's `data.message`): what this event did to the order."""
-    p = event.payload
-    if isinstance(p, OrderPlaced):
-        return f"Order received and queued: {p.amount_in} {p.token_in} for {p.token_out}"
-    if isinstance(p, OrderOpened):
-        return f"Order open, waiting for its price ({p.limit_price})"
-    if isinstance(p, RoutingStarted):
-        again = f" (attempt {p.attempt})" if p.attempt > 1 else ""
-        return f"Finding the best route{again}"
-    if isinstance(p, RouteSelected):
-        return f"Route chosen: {p.chosen.venue}, expecting {p.expected_out}; building transaction"
-    if isinstance(p, TransactionBuilt):
-        return "Building transaction: " + ", ".join(p.steps) if p.steps else "Transaction built"
-    if isinstance(p, TransactionSubmitted):
-        return f"Transaction submitted: {p.tx_hash}"
-    if isinstance(p, OrderConfirmed):
-        return f"Order confirmed: {p.amount_out} received on {p.venue} at {p.executed_price}"
-    if isinstance(p, AttemptFailed):
-        return f"Retrying after {p.error_message} (attempt {p.attempt} failed)"
-    if isinstance(p, OrderFailed):
-        return f"Order failed: {p.error_message}"
-    if isinstance(p, OrderCancelled):
-        return f"Order cancelled: {p.reason}"
-    if isinstance(p, OrderExpired):
-        return f"Order expired: {p.reason}"
-    return event.type
+    """A sentence for people: what this event did to the order."""
+    template = SENTENCES.get(event.type)
+    return template.format(p=event.payload) if template else event.type
 
 
 def event_message(recorded: Recorded) -> Outgoing:
