@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.order_views import format_time
 from api.resources import resources
 from api.responses import JSONResponse
 from eventlog.consumer_health import group_statuses
@@ -47,7 +48,7 @@ async def health(request: Request) -> Response:
             checks["consumers"] = {"error": str(exc) or type(exc).__name__}
     body = {
         "status": "healthy" if healthy else "unhealthy",
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": format_time(datetime.now(UTC)),
         "checks": checks,
     }
     return JSONResponse(body, status_code=200 if healthy else 503)

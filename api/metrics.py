@@ -30,6 +30,7 @@ from api.metrics_readings import (
     MetricsReadings,
     read_metrics,
 )
+from api.order_views import format_time
 from api.resources import resources
 from api.responses import JSONResponse
 from schema.statuses import OrderStatus
@@ -48,6 +49,10 @@ _COUNTERS = {
 }
 
 
+# Between `pending` and a terminal status: taken by a processor, not finished (retries included).
+IN_FLIGHT_STATUSES = (OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED)
+
+
 def order_figures(readings: MetricsReadings) -> dict[str, int]:
     figures = {
         status.value: readings.counter(ORDERS_IN_STATUS, status.value) for status in OrderStatus
@@ -56,20 +61,36 @@ def order_figures(readings: MetricsReadings) -> dict[str, int]:
     return figures
 
 
+def seed_order_figures(orders: dict[str, int]) -> dict[str, int]:
+    """The original service's `orders` keys beside ours: `processing` (in flight, `pending` not
+    included: the seed reports it on its own) and `completed` (confirmed)."""
+    return {
+        "processing": sum(orders[status.value] for status in IN_FLIGHT_STATUSES),
+        "completed": orders[OrderStatus.CONFIRMED.value],
+    }
+
+
+def queue_figures(orders: dict[str, int], awaiting_retry: int) -> dict[str, int]:
+    """The seed's job-queue figures, counted in orders: `waiting` = placed and not yet taken by a
+    processor (`pending`), `active` = in flight and not waiting for a retry, `delayed` = waiting
+    for a retry after a failed attempt, `completed` / `failed` = confirmed / failed for good."""
+    in_flight = sum(orders[status.value] for status in IN_FLIGHT_STATUSES)
+    return {
+        "waiting": orders[OrderStatus.PENDING.value],
+        "active": max(0, in_flight - awaiting_retry),
+        "completed": orders[OrderStatus.CONFIRMED.value],
+        "failed": orders[OrderStatus.FAILED.value],
+        "delayed": awaiting_retry,
+    }
+
+
 async def api_metrics(request: Request) -> Response:
     readings = await read_metrics(resources(request))
     orders = order_figures(readings)
-    execution = readings.execution()
     body: dict[str, Any] = {
         "success": True,
-        "queue": {
-            "waiting": execution.lag,
-            "active": execution.pending,
-            "completed": orders[OrderStatus.CONFIRMED.value],
-            "failed": orders[OrderStatus.FAILED.value],
-            "delayed": readings.counter(ORDERS_AWAITING_RETRY),
-        },
-        "orders": orders,
+        "queue": queue_figures(orders, readings.counter(ORDERS_AWAITING_RETRY)),
+        "orders": {**orders, **seed_order_figures(orders)},
         "latency": {
             "acceptToConfirmedMs": {
                 "p50": readings.latency_p50_ms,
@@ -84,7 +105,7 @@ async def api_metrics(request: Request) -> Response:
             name: {"pending": g.pending, "lag": g.lag, "consumers": g.consumers}
             for name, g in sorted(readings.groups.items())
         },
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": format_time(datetime.now(UTC)),
     }
     return JSONResponse(body)
 

@@ -1,5 +1,6 @@
-"""What the metrics endpoints report, read in one go: counters from the read tables, latency over a
-recent window, and queue figures from the stream itself. Reads only; nothing here writes.
+"""What the metrics endpoints report, read in one go: counters from the read tables (the order and
+queue figures come from them), latency over a recent window, and the stream's length and groups.
+Reads only; nothing here writes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from api.resources import Resources
-from eventlog.keys import EXECUTION_GROUP
 
 LATENCY_WINDOW_SECONDS = 300
 
@@ -59,11 +59,6 @@ class MetricsReadings:
 
     def labelled(self, name: str) -> dict[str, Decimal]:
         return {label: value for (n, label), value in self.counters.items() if n == name}
-
-    def execution(self) -> GroupFigures:
-        """The execution group; before any processor started, everything is waiting."""
-        found = self.groups.get(EXECUTION_GROUP)
-        return found or GroupFigures(EXECUTION_GROUP, 0, self.log_length, 0)
 
 
 async def read_metrics(res: Resources) -> MetricsReadings:

@@ -42,6 +42,43 @@ def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any
     }
 
 
+def _counts(descriptions: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(descriptions),
+        "properties": {
+            name: {"type": "integer", "minimum": 0, "description": text}
+            for name, text in descriptions.items()
+        },
+    }
+
+
+_ORDER_FIGURES = {
+    **{status.value: f"orders {status.value}" for status in OrderStatus},
+    "total": "every order, the sum of the statuses above",
+    "processing": "orders routing, building or submitted (retries included; pending is not)",
+    "completed": "orders confirmed (the same as confirmed)",
+}
+
+_METRICS = {
+    "type": "object",
+    "required": ["success", "queue", "orders", "timestamp"],
+    "properties": {
+        "success": {"const": True},
+        "queue": _counts(
+            {
+                "waiting": "orders pending: placed, not yet taken by a processor",
+                "active": "orders routing, building or submitted, not waiting for a retry",
+                "completed": "orders confirmed",
+                "failed": "orders failed for good",
+                "delayed": "orders waiting for a retry after a failed attempt",
+            }
+        ),
+        "orders": _counts(_ORDER_FIGURES),
+        "timestamp": {"type": "string", "format": "date-time", "pattern": "Z$"},
+    },
+}
+
 _ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -119,7 +156,10 @@ def document() -> dict[str, Any]:
                 }
             },
             "/api/metrics": {
-                "get": {"summary": "Queue and order figures", "responses": {"200": _ok("figures")}}
+                "get": {
+                    "summary": "Queue and order figures",
+                    "responses": {"200": _ok("figures", _METRICS)},
+                }
             },
             "/api/venues/prices": {
                 "get": {

@@ -31,7 +31,6 @@ from api.stream_messages import (
     Closing,
     Outgoing,
     event_message,
-    heartbeat_message,
 )
 from eventlog.cancelling import cancel_until_done
 from eventlog.codec import UndecodableEntryError, decode
@@ -52,14 +51,13 @@ class RelayUnavailableError(RuntimeError):
 class Subscription:
     """One socket's view of the relay: a bounded buffer of messages waiting to be sent."""
 
-    __slots__ = ("_items", "_limit", "_waiter", "active", "on_close", "order_id")
+    __slots__ = ("_items", "_limit", "_waiter", "on_close", "order_id")
 
     def __init__(
         self, order_id: uuid.UUID | None, limit: int, on_close: Callable[[Closing], None]
     ) -> None:
         self.order_id = order_id
         self.on_close = on_close
-        self.active = False  # something was offered since the last heartbeat tick
         self._items: deque[Outgoing] = deque()
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
@@ -69,21 +67,34 @@ class Subscription:
         if len(self._items) >= self._limit:
             return False
         self._items.append(message)
-        self.active = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
         return True
 
-    async def take(self) -> Outgoing:
-        """The oldest buffered message, waiting for one if need be."""
+    async def take(self, within: float | None = None) -> Outgoing | None:
+        """The oldest buffered message, waiting for one if need be; None when nothing came within
+        `within` seconds (a timer is armed only when the buffer is empty: not on the hot path)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
         while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            timer: asyncio.TimerHandle | None = None
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                timer = loop.call_later(remaining, self._wake)
+            self._waiter = loop.create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return self._items.popleft()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class LogRelay:
@@ -93,7 +104,6 @@ class LogRelay:
         self._redis = redis
         self._keys = keys
         self._buffer_size = settings.ws_buffer_size
-        self._heartbeat_seconds = settings.ws_heartbeat_seconds
         # Let healthy senders drain before a burst could fill their buffers.
         self._yield_every = max(1, settings.ws_buffer_size // 2)
         self._all: set[Subscription] = set()
@@ -119,8 +129,7 @@ class LogRelay:
         (so the API starts even while Redis is still coming up)."""
         reader = asyncio.create_task(self._read_forever(), name="log-relay")
         reader.add_done_callback(self._reader_stopped)
-        heartbeat = asyncio.create_task(self._heartbeat_forever(), name="log-relay-heartbeat")
-        self._tasks = [reader, heartbeat]
+        self._tasks = [reader]
 
     async def stop(self) -> None:
         self._running = False
@@ -209,15 +218,6 @@ class LogRelay:
     def _drop(self, subscription: Subscription, closing: Closing) -> None:
         self.unsubscribe(subscription)
         subscription.on_close(closing)
-
-    async def _heartbeat_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_seconds)
-            idle = {s for s in self._subscriptions if not s.active}
-            for subscription in self._subscriptions:
-                subscription.active = False
-            if idle:
-                self._offer(idle, heartbeat_message())
 
     def _reader_stopped(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:

@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from api.order_views import format_time
 from eventlog.codec import Recorded
+from schema.events import Event, Payload
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 PositionKey = tuple[int, int]
@@ -101,11 +103,35 @@ def _encode(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
+# The original's `data.message`: a sentence per event type, filled from the event's payload `p`.
+SENTENCES = {
+    "OrderPlaced": "Order received and queued: {p.amount_in} {p.token_in} for {p.token_out}",
+    "OrderOpened": "Order open, waiting for its price ({p.limit_price})",
+    "RoutingStarted": "Finding the best route (attempt {p.attempt})",
+    "RouteSelected": "Building transaction on {p.chosen.venue}, expecting {p.expected_out}",
+    "TransactionBuilt": "Transaction built, submitting it (attempt {p.attempt})",
+    "TransactionSubmitted": "Transaction submitted: {p.tx_hash}",
+    "OrderConfirmed": "Order confirmed: {p.amount_out} received on {p.venue} at {p.executed_price}",
+    "AttemptFailed": "Retrying after {p.error_message} (attempt {p.attempt} failed)",
+    "OrderFailed": "Order failed: {p.error_message}",
+    "OrderCancelled": "Order cancelled: {p.reason}",
+    "OrderExpired": "Order expired: {p.reason}",
+}
+
+
+def describe(event: Event[Payload]) -> str:
+    """A sentence for people: what this event did to the order."""
+    template = SENTENCES.get(event.type)
+    return template.format(p=event.payload) if template else event.type
+
+
 def event_message(recorded: Recorded) -> Outgoing:
-    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`."""
+    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`.
+    `data` is the payload in camelCase plus `message`, a sentence about the event."""
     event = recorded.event
     status = STATUS_AFTER_EVENT.get(event.type)
     data = camel_case(event.payload.model_dump(mode="json"))
+    data["message"] = describe(event)
     message: dict[str, Any] = {
         "type": "retry" if event.type == "AttemptFailed" else "status_update",
         "orderId": str(event.order_id),
@@ -114,7 +140,7 @@ def event_message(recorded: Recorded) -> Outgoing:
         "eventId": str(event.event_id),
         "sequence": event.sequence,
         "position": recorded.position,
-        "timestamp": event.occurred_at.isoformat(),
+        "timestamp": format_time(event.occurred_at),
         "data": data,
     }
     if event.type == "AttemptFailed":
@@ -129,7 +155,7 @@ def event_message(recorded: Recorded) -> Outgoing:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return format_time(datetime.now(UTC))
 
 
 def connected_message(order_id: uuid.UUID | None, position: str, after: str | None) -> str:

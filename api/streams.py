@@ -33,6 +33,7 @@ from api.stream_messages import (
     connected_message,
     error_message,
     event_message,
+    heartbeat_message,
     parse_position,
     pong_message,
     position_key,
@@ -62,6 +63,8 @@ class StreamSession:
         self.subscription: Subscription | None = None
         self._done: asyncio.Future[Closing | None] = asyncio.get_running_loop().create_future()
         self._terminal_timer: asyncio.TimerHandle | None = None
+        self._heartbeat_seconds = self.res.settings.ws_heartbeat_seconds
+        self._last_sent = 0.0  # loop time of the last message sent to this socket
 
     def finish(self, closing: Closing | None) -> None:
         """Stop the session; the first reason wins. None: the client is gone, send nothing."""
@@ -159,6 +162,7 @@ class StreamSession:
             await self._send(message.asgi)
         except OSError:  # the server's "client disconnected"
             raise WebSocketDisconnect(1006) from None
+        self._last_sent = asyncio.get_running_loop().time()
 
     async def _stream_live(self, subscription: Subscription) -> Closing | None:
         sender = asyncio.create_task(self._send_offered(subscription))
@@ -180,9 +184,14 @@ class StreamSession:
             self.finish(INTERNAL_ERROR)
 
     async def _send_offered(self, subscription: Subscription) -> None:
+        """Send what the relay offers; after `ws_heartbeat_seconds` with nothing sent to this
+        socket (its `connected` message included), send a heartbeat."""
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._deliver(await subscription.take())
+                quiet_for = loop.time() - self._last_sent
+                message = await subscription.take(self._heartbeat_seconds - quiet_for)
+                await self._deliver(message or heartbeat_message())
         except WebSocketDisconnect:
             self.finish(None)
 

@@ -15,7 +15,9 @@ from schema.events import Event, OrderPlaced, new_event
 from schema.tokens import TOKENS, get_token
 
 MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real pool
-MAX_SLIPPAGE = Decimal("0.5")
+# As in the original: up to 1. A slippage of 1 makes minAmountOut 0 ("any price"), which a client
+# may ask for only explicitly: the server's default (SLIPPAGE_TOLERANCE) stays at most 0.5.
+MAX_SLIPPAGE = Decimal(1)
 MAX_EXPIRY_SECONDS = 7 * 24 * 3600
 
 
@@ -50,7 +52,14 @@ class PlaceOrder(BaseModel):
     token_in: str = Field(alias="tokenIn")
     token_out: str = Field(alias="tokenOut")
     amount_in: Decimal = Field(alias="amountIn")
-    slippage: Decimal | None = None
+    slippage: Decimal | None = Field(
+        default=None,
+        description=(
+            "Fraction of the expected amount out the order may lose, 0 to 1 (1: any price, "
+            "minAmountOut 0); absent: the server's SLIPPAGE_TOLERANCE (at most 0.5)."
+        ),
+        json_schema_extra={"minimum": 0, "maximum": float(MAX_SLIPPAGE)},
+    )
     limit_price: Decimal | None = Field(default=None, alias="limitPrice")
     expires_in_seconds: int | None = Field(
         default=None, alias="expiresInSeconds", ge=1, le=MAX_EXPIRY_SECONDS, strict=True

@@ -1,9 +1,10 @@
-"""`GET /api/metrics` and `GET /metrics`: figures that add up, queue figures from the stream."""
+"""`GET /api/metrics` and `GET /metrics`: figures that add up, queue figures counted in orders."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,12 +22,16 @@ from oee.parts import drain_projections
 from schema.events import (
     AttemptFailed,
     Event,
+    OrderFailed,
     OrderPlaced,
+    Payload,
     RoutingStarted,
     new_event,
 )
 from schema.order_state import fold
+from tests.support.factories import order_placed
 from tests.support.in_process_api import in_process_api
+from tests.support.websocket_harness import lifecycle_payloads
 
 STATUSES = (
     "pending",
@@ -78,7 +83,7 @@ async def test_order_figures_add_up_to_the_total_and_match_the_log(
     body = (await client.get("/api/metrics")).json()
     assert body["success"] is True
     orders = body["orders"]
-    assert set(orders) == {*STATUSES, "total"}
+    assert set(orders) == {*STATUSES, "total", "processing", "completed"}
     assert sum(orders[s] for s in STATUSES) == orders["total"] == 203
 
     by_order: dict[uuid.UUID, list[Event[Any]]] = {}
@@ -89,13 +94,15 @@ async def test_order_figures_add_up_to_the_total_and_match_the_log(
     assert sum(statuses.values()) == len(by_order)
     assert {s: orders[s] for s in STATUSES} == {s: statuses.get(s, 0) for s in STATUSES}
 
+    in_flight = sum(statuses.get(s, 0) for s in ("routing", "building", "submitted"))
+    assert orders["processing"] == in_flight
+    assert orders["completed"] == statuses["confirmed"]
     queue = body["queue"]
+    assert queue["waiting"] == statuses.get("pending", 0)
+    assert queue["active"] == in_flight - 3
     assert queue["completed"] == statuses["confirmed"]
     assert queue["failed"] == statuses["failed"]
     assert queue["delayed"] == 3
-    # No processor has read anything: the whole log is waiting, nothing is active.
-    assert queue["waiting"] == len(events)
-    assert queue["active"] == 0
     latency = body["latency"]["acceptToConfirmedMs"]
     assert latency["count"] == statuses["confirmed"]
     assert 0 < latency["p50"] <= latency["p99"]
@@ -103,21 +110,56 @@ async def test_order_figures_add_up_to_the_total_and_match_the_log(
     assert body["timestamp"].endswith("Z")
 
 
-async def test_queue_figures_come_from_the_execution_group(
-    client: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
-) -> None:
-    await append_histories(EventAppender(redis, keys), build_histories(20, seed=13))
-    total = await redis.xlen(keys.events)
-    await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0")
-    await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=15)
-    reply = await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=4)
-    assert isinstance(reply, list)  # RESP2 answers a list of [stream, entries] pairs
-    [[_, delivered]] = reply
-    await redis.xack(keys.events, EXECUTION_GROUP, *[position for position, _ in delivered])
+def history(payloads: Sequence[Payload]) -> list[Event[Any]]:
+    """One order: OrderPlaced, then `payloads` as its next events."""
+    placed = order_placed()
+    return [placed] + [
+        new_event(payload, order_id=placed.order_id, sequence=sequence)
+        for sequence, payload in enumerate(payloads, start=2)
+    ]
 
-    queue = (await client.get("/api/metrics")).json()["queue"]
-    assert queue["active"] == 15  # delivered, not acked
-    assert queue["waiting"] == total - 19  # not yet delivered to the group
+
+async def test_queue_and_seed_order_figures_count_orders_not_log_entries(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    steps = lifecycle_payloads()  # routing, retry, routing again, building, …, confirmed
+    failed = OrderFailed(attempts=1, error_code="NO_ROUTE", error_message="no route")
+    orders = {
+        "pending": [history([]) for _ in range(4)],
+        "routing": [history(steps[:1]), history(steps[:3])],
+        "awaiting retry": [history(steps[:2]) for _ in range(3)],
+        "building": [history(steps[:4]), history(steps[:5])],
+        "submitted": [history(steps[:6])],
+        "confirmed": [history(steps) for _ in range(2)],
+        "failed": [history([steps[0], failed])],
+    }
+    events = [e for histories in orders.values() for h in histories for e in h]
+    await append_histories(EventAppender(redis, keys), events)
+    await drain_projections(migrated)
+    # Another group has read the whole log: the figures must not depend on any group's progress.
+    await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0")
+    await redis.xreadgroup(EXECUTION_GROUP, "worker", {keys.events: ">"}, count=5)
+
+    body = (await client.get("/api/metrics")).json()
+    assert len(events) > 40  # far more log entries than orders
+    assert body["queue"] == {
+        "waiting": 4,  # pending: no processor has started routing them
+        "active": 5,  # 2 routing + 2 building + 1 submitted
+        "delayed": 3,  # back in routing after a failed attempt, retry not started
+        "completed": 2,
+        "failed": 1,
+    }
+    figures = body["orders"]
+    assert figures["pending"] == 4
+    assert figures["processing"] == 8  # routing (retries included), building, submitted
+    assert figures["completed"] == figures["confirmed"] == 2
+    assert figures["total"] == sum(len(h) for h in orders.values()) == 15
+
+    document = (await client.get("/openapi.json")).json()
+    ok = document["paths"]["/api/metrics"]["get"]["responses"]["200"]
+    described = ok["content"]["application/json"]["schema"]["properties"]
+    assert set(described["queue"]["required"]) == set(body["queue"])
+    assert set(described["orders"]["required"]) == set(figures)
 
 
 async def test_prometheus_text_has_the_same_figures_and_two_apps_can_share_a_process(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -50,6 +51,23 @@ async def test_slippage_defaults_to_the_setting(
     assert str(placed.event.payload.slippage) == "0.01"
 
 
+@pytest.mark.parametrize("slippage", [0.51, 1, "1.0"])
+async def test_a_slippage_up_to_1_is_accepted_as_in_the_original(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys, slippage: float | str
+) -> None:
+    response = await api.post("/api/orders/execute", json={**GOOD, "slippage": slippage})
+    assert response.status_code == 202, response.text
+    [placed] = await read_after(redis, keys, "0")
+    assert isinstance(placed.event.payload, OrderPlaced)
+    assert placed.event.payload.slippage == Decimal(str(slippage))
+
+
+async def test_the_openapi_document_gives_the_slippage_range(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    slippage = document["components"]["schemas"]["PlaceOrder"]["properties"]["slippage"]
+    assert (slippage["minimum"], slippage["maximum"]) == (0, 1)
+
+
 BAD_BODIES: list[tuple[Any, str]] = [
     ({**GOOD, "amountIn": 0}, "amountIn"),
     ({**GOOD, "amountIn": -1}, "amountIn"),
@@ -65,7 +83,8 @@ BAD_BODIES: list[tuple[Any, str]] = [
     ({**GOOD, "tokenOut": "SOL"}, "tokenIn"),
     ({**GOOD, "tokenIn": "DOGE"}, "tokenIn"),
     ({**GOOD, "tokenOut": 5}, "tokenOut"),
-    ({**GOOD, "slippage": 0.51}, "slippage"),
+    ({**GOOD, "slippage": "1.000000001"}, "slippage"),
+    ({**GOOD, "slippage": 1.5}, "slippage"),
     ({**GOOD, "slippage": -0.01}, "slippage"),
     ({**GOOD, "orderType": "stop"}, "orderType"),
     ({**GOOD, "orderType": "limit", "limitPrice": "150"}, "orderType"),

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
+import time
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from api.stream_messages import camel_case
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
-from schema.events import OrderFailed, RoutingStarted
+from schema.events import (
+    PAYLOAD_TYPES,
+    OrderCancelled,
+    OrderExpired,
+    OrderFailed,
+    OrderOpened,
+    Payload,
+    RoutingStarted,
+)
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
 from tests.support.websocket_harness import (
@@ -69,6 +82,72 @@ async def test_a_client_arriving_after_the_order_finished_gets_its_whole_history
     assert events[-1]["data"]["txHash"] == "tx-1"
     # The order is finished: the server says so shortly after the last event.
     assert (code, reason) == (1000, "order finished")
+
+
+async def test_every_event_message_says_in_words_what_happened_and_keeps_its_payload(
+    server: RunningApi, appender: EventAppender
+) -> None:
+    failed = OrderFailed(attempts=1, error_code="NO_ROUTE", error_message="no pool for the pair")
+    steps: list[list[Payload]] = [
+        lifecycle_payloads(),  # routing, a retry, building, submitted, confirmed
+        [OrderOpened(limit_price=Decimal("101.5")), OrderExpired()],
+        [OrderCancelled()],
+        [RoutingStarted(attempt=1), failed],
+    ]
+    sent: dict[tuple[str, int], Payload] = {}  # (order id, sequence) → payload
+    for payloads in steps:
+        order_id = await place(appender)
+        await append_steps(appender, order_id, payloads)
+        sent.update({(str(order_id), n): p for n, p in enumerate(payloads, start=2)})
+    count = sum(len(payloads) + 1 for payloads in steps)
+
+    async with client(f"{server.ws_url}/api/orders/stream/all?after=0") as ws:
+        events = await receive_events(ws, count)
+
+    assert {m["event"] for m in events} == set(PAYLOAD_TYPES)  # every event type is covered
+    for message in events:
+        data = message["data"]
+        assert isinstance(data["message"], str), message
+        assert data["message"].strip(), message
+        if message["sequence"] > 1:
+            payload = sent[message["orderId"], message["sequence"]].model_dump(mode="json")
+            payload = camel_case(payload)
+            assert {k: v for k, v in data.items() if k != "message"} == payload, message
+    placed = next(m["data"] for m in events if m["event"] == "OrderPlaced")
+    assert (placed["orderType"], placed["amountIn"], placed["tokenIn"]) == ("market", "1.5", "SOL")
+    said = {m["event"]: m["data"]["message"] for m in events}
+    assert said["OrderPlaced"].startswith("Order received and queued")
+    assert said["RoutingStarted"].startswith("Finding the best route")
+    assert said["TransactionSubmitted"] == "Transaction submitted: tx-1"
+    assert said["OrderConfirmed"].startswith("Order confirmed: 150.4 received")
+    assert said["AttemptFailed"].startswith("Retrying after quote expired")
+    assert said["OrderFailed"] == "Order failed: no pool for the pair"
+    assert said["OrderCancelled"].startswith("Order cancelled")
+    assert said["OrderExpired"].startswith("Order expired")
+    assert said["OrderOpened"].startswith("Order open, waiting for its price")
+
+
+UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+async def test_every_timestamp_has_one_format_ending_in_z(
+    migrated: Settings, server: RunningApi, appender: EventAppender
+) -> None:
+    order_id = await place(appender)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        stamps = {
+            "health": (await http.get("/health")).json()["timestamp"],
+            "metrics": (await http.get("/api/metrics")).json()["timestamp"],
+            "order": (await http.get(f"/api/orders/{order_id}")).json()["order"]["createdAt"],
+        }
+    async with client(f"{server.ws_url}/api/orders/{order_id}/stream") as ws:
+        stamps["connected"] = (await receive(ws))["timestamp"]
+        stamps["status_update"] = (await receive_events(ws, 1))[0]["timestamp"]
+        await ws.send('{"type":"ping"}')
+        stamps["pong"] = (await receive(ws))["timestamp"]
+        await ws.send("hello")
+        stamps["error"] = (await receive(ws))["timestamp"]
+    assert {k: v for k, v in stamps.items() if not UTC_Z.match(v)} == {}
 
 
 async def test_a_failed_attempt_that_will_be_retried_is_a_retry_message(
@@ -258,16 +337,34 @@ async def test_ping_gets_pong_and_anything_else_an_error_without_closing(
         assert (await receive(ws))["type"] == "pong"
 
 
-async def test_idle_sockets_get_heartbeats(
+HEARTBEAT = 0.25  # seconds, the test's ws_heartbeat_seconds
+
+
+async def test_a_quiet_socket_gets_a_heartbeat_each_interval_after_its_last_message(
     make_settings: MakeSettings, redis: aioredis.Redis
 ) -> None:
-    settings: Settings = make_settings(ws_heartbeat_seconds=0.05)
+    settings: Settings = make_settings(ws_heartbeat_seconds=HEARTBEAT)
     async with (
         running_api(settings) as server,
         client(f"{server.ws_url}/api/orders/stream/all") as ws,
     ):
-        await receive(ws)
-        assert (await receive(ws, within=2))["type"] == "heartbeat"
+        assert (await receive(ws))["type"] == "connected"
+        times = [time.monotonic()]  # `connected` counts as a message to the socket
+        for _ in range(4):
+            assert (await receive(ws, within=2 * HEARTBEAT + 1))["type"] == "heartbeat"
+            times.append(time.monotonic())
+        await ws.send('{"type":"ping"}')
+        assert (await receive(ws))["type"] == "pong"
+        pong = time.monotonic()
+        assert (await receive(ws, within=2 * HEARTBEAT + 1))["type"] == "heartbeat"
+        after_pong = time.monotonic() - pong
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Not early: each comes an interval after the socket's last message (a little clock slack).
+    assert min(gaps) > 0.8 * HEARTBEAT, gaps
+    assert after_pong > 0.8 * HEARTBEAT
+    # And not one interval in two: four heartbeats take about four intervals, not eight.
+    assert times[-1] - times[0] < 4 * HEARTBEAT + 0.45, gaps
 
 
 async def test_an_order_stream_closes_shortly_after_a_live_terminal_event(

@@ -114,3 +114,4 @@ def test_min_amount_out_is_expected_less_slippage_rounded_down() -> None:
     assert min_amount_out(1_000_001, Decimal("0.01")) == 990_000
     assert min_amount_out(1_000_000, Decimal("0")) == 1_000_000
     assert min_amount_out(999, Decimal("0.5")) == 499
+    assert min_amount_out(999, Decimal(1)) == 0  # the highest slippage accepted: any price
