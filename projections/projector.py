@@ -15,6 +15,7 @@ from projections.projection import Projection, apply_batch
 
 logger = logging.getLogger(__name__)
 
+
 class Projector:
     """Applies the batches its consumer hands it to one projection, over its own connection."""
 
