@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -73,8 +74,10 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from environment variables; `overrides` win over the environment."""
-        env = os.environ if environ is None else environ
+        """Build settings from environment variables; `overrides` win over the environment.
+        Without an explicit `environ`, a `.env` file in the working folder is read too, and the
+        process's environment variables win over it."""
+        env = _environment_and_dotenv() if environ is None else environ
         values: dict[str, Any] = {}
         for field in cls.model_fields:
             name = env_name(field)
@@ -127,6 +130,15 @@ _ENV_NAMES = {
 def env_name(field: str) -> str:
     """The environment variable that sets `field`."""
     return _ENV_NAMES.get(field, f"OEE_{field.upper()}")
+
+
+DOTENV_FILE = ".env"
+
+
+def _environment_and_dotenv() -> dict[str, str]:
+    """`.env` in the working folder (when there is one) overlaid by the environment."""
+    from_file = {k: v for k, v in dotenv_values(DOTENV_FILE).items() if v is not None}
+    return from_file | dict(os.environ)
 
 
 def _redis_url_from_parts(env: Mapping[str, str]) -> str:
