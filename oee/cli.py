@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.suites import add_bench_parser
 from eventlog.settings import SETTING_GROUPS, Settings, SettingsError, env_name, settings_by_group
+from eventlog.store_errors import STORES_UNREACHABLE
 from oee.runtime import configure_logging, run_until_signalled
 from projections.registry import PROJECTIONS
 
@@ -197,3 +198,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        unreachable = _store_unreachable(exc)
+        if unreachable is None:
+            raise
+        print(
+            f"oee {args.command}: giving up, a store is unreachable: {unreachable}", file=sys.stderr
+        )
+        return 1
+
+
+def _store_unreachable(exc: BaseException) -> BaseException | None:
+    """`exc` (or, for a task group's errors, the first) when every error in it means a store
+    could not be reached; None when any is something else."""
+    if isinstance(exc, BaseExceptionGroup):
+        found = [_store_unreachable(inner) for inner in exc.exceptions]
+        return found[0] if found and all(found) else None
+    return exc if isinstance(exc, STORES_UNREACHABLE) else None
