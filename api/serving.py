@@ -24,6 +24,7 @@ SERVER_OPTIONS: dict[str, Any] = {
     # message about half the CPU; order updates are small, so compression gains little.
     "ws_per_message_deflate": False,
     "access_log": False,
+    "log_config": None,  # uvicorn logs through the root handler (oee.runtime.configure_logging)
 }
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    before_sleep_log,
     retry_if_exception_type,
     wait_exponential,
 )
@@ -40,6 +39,7 @@ def while_unreachable(
     base_s: float,
     logger: logging.Logger,
     give_up: Callable[[], bool] = lambda: False,
+    what: str = "a store",
 ) -> AsyncRetrying:
     """Retry in place while `errors` are raised, until `give_up()` says the caller is stopping
     (then the last error is raised)."""
@@ -47,6 +47,24 @@ def while_unreachable(
         retry=retry_if_exception_type(errors),
         wait=wait_exponential(multiplier=base_s, max=MAX_WAIT_S),
         stop=lambda _: give_up(),
-        before_sleep=before_sleep_log(logger, logging.WARNING),
+        before_sleep=retry_line(logger, what),
         reraise=True,
     )
+
+
+def retry_line(logger: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
+    """tenacity's `before_sleep`: one warning line a retry, naming `what` is waited for."""
+
+    def log(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.warning(
+            "%s unreachable (%s: %s); retry %d in %.1f s",
+            what,
+            type(error).__name__,
+            error,
+            state.attempt_number,
+            delay,
+        )
+
+    return log

@@ -67,13 +67,34 @@ class Consumer:
         waiting for an unreachable store gives up once `stop` is set (its entries stay pending,
         for this consumer's next start or another consumer to reclaim)."""
         self._stopping = stop
-        await self.ensure_group()
+        try:
+            async for attempt in while_unreachable(
+                self.config.infrastructure_errors,
+                base_s=self.config.failure_backoff_s,
+                logger=logger,
+                give_up=stop.is_set,
+                what=f"consumer {self.config.group}/{self.config.name}: Redis",
+            ):
+                with attempt:
+                    await self.ensure_group()
+        except self.config.infrastructure_errors as exc:
+            logger.warning(
+                "consumer %s/%s stopped before the log was reachable: %s", *self._me, exc
+            )
+            return
         try:
             while not stop.is_set():
                 await self._round(block_ms=self.config.block_ms)
         finally:
             await self._finish_in_flight()
-            await withdraw_heartbeat(self._redis, self._keys, self.config.group, self.config.name)
+            try:
+                await withdraw_heartbeat(self._redis, self._keys, *self._me)
+            except self.config.infrastructure_errors as exc:  # the heartbeat expires by itself
+                logger.warning("consumer %s/%s: heartbeat left to expire: %s", *self._me, exc)
+
+    @property
+    def _me(self) -> tuple[str, str]:
+        return self.config.group, self.config.name
 
     async def drain(self) -> int:
         """Consume until nothing is pending here, reclaimable or new; returns entries handled."""
@@ -213,6 +234,11 @@ class Consumer:
             event.event_id,
             recorded.position,
             exc,
+            extra={
+                "order_id": str(event.order_id),
+                "event_id": str(event.event_id),
+                "position": recorded.position,
+            },
         )
         self.stats.failures += 1
         self._held.discard(recorded.position)

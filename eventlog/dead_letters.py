@@ -34,13 +34,15 @@ class DeadLetters:
     ) -> None:
         """Move the entry to the dead-letter stream and ack it, in one transaction."""
         pos = position.decode() if isinstance(position, bytes) else position
+        order_id = fields.get(b"order_id", b"?").decode(errors="replace")
         logger.error(
             "%s: dead-lettering entry position=%s order_id=%s after %d deliveries: %s",
             self._group,
             pos,
-            fields.get(b"order_id", b"?").decode(errors="replace"),
+            order_id,
             deliveries,
             reason,
+            extra={"order_id": order_id, "position": pos},  # the entry carries no event_id field
         )
         entry = {
             **fields,

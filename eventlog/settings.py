@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -19,62 +20,134 @@ class SettingsError(ValueError):
     """A setting in the environment has a value that cannot be used."""
 
 
+# What each group of settings is about, in the order `--help` shows them.
+SETTING_GROUPS: dict[str, str] = {
+    "server": "where the API listens",
+    "stores": "Redis and PostgreSQL",
+    "embedded": "embedded servers (oee up)",
+    "logging": "logging",
+    "orders": "order processing",
+    "intake": "order intake",
+    "venues": "simulated venues",
+    "consumers": "consumers of the log",
+    "projection": "projectors",
+    "api": "API",
+    "websocket": "WebSocket streams",
+}
+
+
+def _setting(default: Any, group: str, description: str, **constraints: Any) -> Any:
+    """A setting's field: its default, its group (a key of SETTING_GROUPS), what it means."""
+    assert group in SETTING_GROUPS, group
+    return Field(
+        default=default, description=description, json_schema_extra={"group": group}, **constraints
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Where things are.
-    host: str = "127.0.0.1"
-    port: int = Field(default=3000, ge=0, le=65535)
-    redis_url: str | None = None
-    database_url: str | None = None
-    key_prefix: str = Field(default="oee", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    data_dir: Path = Path(".oee")
-    log_level: str = "INFO"
+    host: str = _setting("127.0.0.1", "server", "address the API listens on")
+    port: int = _setting(3000, "server", "port the API listens on", ge=0, le=65535)
+    redis_url: str | None = _setting(
+        None,
+        "stores",
+        "the event log's Redis (or REDIS_HOST, REDIS_PORT, REDIS_PASSWORD);"
+        " unset under `oee up`: embedded Valkey",
+    )
+    database_url: str | None = _setting(
+        None, "stores", "PostgreSQL of the read models; unset under `oee up`: embedded PostgreSQL"
+    )
+    key_prefix: str = _setting(
+        "oee", "stores", "prefix of every Redis key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$"
+    )
+    data_dir: Path = _setting(Path(".oee"), "embedded", "where the embedded servers keep data")
+    log_level: str = _setting("INFO", "logging", "DEBUG, INFO, WARNING or ERROR")
 
     # Order processing limits (the original's names).
-    max_concurrent_orders: int = Field(default=10, ge=1, le=10_000)
-    max_orders_per_minute: int = Field(default=100, ge=0)  # 0 lifts the limit
-    max_retry_attempts: int = Field(default=3, ge=1, le=20)
-    slippage_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0, le=Decimal("0.5"))
-    retry_base_delay_ms: int = Field(default=500, ge=0)
-    retry_max_delay_ms: int = Field(default=8_000, ge=0)
+    max_concurrent_orders: int = _setting(
+        10, "orders", "orders in flight per processor", ge=1, le=10_000
+    )
+    max_orders_per_minute: int = _setting(
+        100, "orders", "executions started per minute, all processors together (0: no limit)", ge=0
+    )
+    max_retry_attempts: int = _setting(
+        3, "orders", "attempts in all for an order with transient failures", ge=1, le=20
+    )
+    slippage_tolerance: Decimal = _setting(
+        Decimal("0.01"), "orders", "slippage of an order that gives none", ge=0, le=Decimal("0.5")
+    )
+    retry_base_delay_ms: int = _setting(500, "orders", "first wait before a retry", ge=0)
+    retry_max_delay_ms: int = _setting(8_000, "orders", "longest wait before a retry", ge=0)
 
     # Intake: requests per minute per client at POST /api/orders/execute; 0 is off.
-    intake_rate_limit_per_minute: int = Field(default=0, ge=0)
+    intake_rate_limit_per_minute: int = _setting(
+        0, "intake", "orders a client may place per minute (429 beyond; 0: off)", ge=0
+    )
 
     # Simulated venues.
-    venue_quote_latency_ms: int = Field(default=200, ge=0)
-    venue_swap_latency_min_ms: int = Field(default=2_000, ge=0)
-    venue_swap_latency_max_ms: int = Field(default=3_000, ge=0)
-    venue_failure_rate: float = Field(default=0.05, ge=0, le=1)
-    venue_drift_bps: int = Field(default=20, ge=0, le=10_000)
-    venue_seed: int = 7
-    venue_drift_interval_ms: int = Field(default=1_000, ge=10)  # one drift step per interval
-    venue_quote_ttl_ms: int = Field(default=30_000, ge=1)  # older routes are re-quoted
+    venue_quote_latency_ms: int = _setting(200, "venues", "time a quote takes", ge=0)
+    venue_swap_latency_min_ms: int = _setting(2_000, "venues", "shortest swap", ge=0)
+    venue_swap_latency_max_ms: int = _setting(3_000, "venues", "longest swap", ge=0)
+    venue_failure_rate: float = _setting(
+        0.05, "venues", "share of swaps that fail transiently", ge=0, le=1
+    )
+    venue_drift_bps: int = _setting(
+        20, "venues", "largest price move a drift step, in basis points", ge=0, le=10_000
+    )
+    venue_seed: int = _setting(7, "venues", "seed of the simulated market")
+    venue_drift_interval_ms: int = _setting(1_000, "venues", "time between drift steps", ge=10)
+    venue_quote_ttl_ms: int = _setting(
+        30_000, "venues", "age at which a route is quoted again", ge=1
+    )
 
     # Consumer runtime.
-    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
-    consumer_block_ms: int = Field(default=1_000, ge=1)
-    consumer_claim_idle_ms: int = Field(default=30_000, ge=1)
-    consumer_max_deliveries: int = Field(default=5, ge=1)
+    consumer_batch_size: int = _setting(
+        500, "consumers", "entries read from the log at once", ge=1, le=10_000
+    )
+    consumer_block_ms: int = _setting(1_000, "consumers", "how long a read waits for news", ge=1)
+    consumer_claim_idle_ms: int = _setting(
+        30_000, "consumers", "idle time after which another consumer takes an entry over", ge=1
+    )
+    consumer_max_deliveries: int = _setting(
+        5, "consumers", "deliveries of an entry before it is dead-lettered", ge=1
+    )
     # Projectors commit one transaction per batch: larger batches amortise the commit.
-    projection_batch_size: int = Field(default=2_000, ge=1, le=50_000)
-    health_ttl_seconds: int = Field(default=15, ge=1)
+    projection_batch_size: int = _setting(
+        2_000, "projection", "events a projector commits in one transaction", ge=1, le=50_000
+    )
+    health_ttl_seconds: int = _setting(
+        15, "consumers", "a consumer's health key lives this long unless refreshed", ge=1
+    )
 
-    # How long an API request waits for PostgreSQL (a connection; for one order, its read too)
-    # before answering 503, or for one order and its events, answering from the log.
-    api_store_timeout_seconds: float = Field(default=5.0, gt=0)
+    api_store_timeout_seconds: float = _setting(
+        5.0,
+        "api",
+        "how long a request waits for PostgreSQL before answering 503 (one order: from the log)",
+        gt=0,
+    )
 
     # WebSocket streams (api/streams.py).
-    ws_buffer_size: int = Field(default=1_024, ge=1)  # messages waiting per socket, then closed
-    ws_heartbeat_seconds: float = Field(default=15.0, gt=0)  # heartbeat to idle sockets
-    ws_close_after_terminal_ms: int = Field(default=5_000, ge=0)  # order streams close then
-    ws_unknown_order_grace_ms: int = Field(default=500, ge=0)  # wait for an unseen order id
+    ws_buffer_size: int = _setting(
+        1_024, "websocket", "messages waiting per socket before it is closed", ge=1
+    )
+    ws_heartbeat_seconds: float = _setting(
+        15.0, "websocket", "heartbeat interval to idle sockets", gt=0
+    )
+    ws_close_after_terminal_ms: int = _setting(
+        5_000, "websocket", "an order's stream closes this long after its final event", ge=0
+    )
+    ws_unknown_order_grace_ms: int = _setting(
+        500, "websocket", "how long a stream waits for an order id not yet in the log", ge=0
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from environment variables; `overrides` win over the environment."""
-        env = os.environ if environ is None else environ
+        """Build settings from environment variables; `overrides` win over the environment.
+        Without an explicit `environ`, a `.env` file in the working folder is read too, and the
+        process's environment variables win over it."""
+        env = _environment_and_dotenv() if environ is None else environ
         values: dict[str, Any] = {}
         for field in cls.model_fields:
             name = env_name(field)
@@ -124,9 +197,40 @@ _ENV_NAMES = {
 }
 
 
+def setting_group(field: str) -> str:
+    """The group (a key of SETTING_GROUPS) of `field`."""
+    extra = Settings.model_fields[field].json_schema_extra
+    assert isinstance(extra, dict)
+    return str(extra["group"])
+
+
+def settings_by_group(*wanted: str) -> dict[str, list[str]]:
+    """The fields named or in the groups named in `wanted`, by group in SETTING_GROUPS order."""
+    unknown = set(wanted) - set(SETTING_GROUPS) - set(Settings.model_fields)
+    assert not unknown, unknown
+    chosen = [
+        field
+        for field in Settings.model_fields
+        if field in wanted or setting_group(field) in wanted
+    ]
+    grouped: dict[str, list[str]] = {group: [] for group in SETTING_GROUPS}
+    for field in chosen:
+        grouped[setting_group(field)].append(field)
+    return {group: fields for group, fields in grouped.items() if fields}
+
+
 def env_name(field: str) -> str:
     """The environment variable that sets `field`."""
     return _ENV_NAMES.get(field, f"OEE_{field.upper()}")
+
+
+DOTENV_FILE = ".env"
+
+
+def _environment_and_dotenv() -> dict[str, str]:
+    """`.env` in the working folder (when there is one) overlaid by the environment."""
+    from_file = {k: v for k, v in dotenv_values(DOTENV_FILE).items() if v is not None}
+    return from_file | dict(os.environ)
 
 
 def _redis_url_from_parts(env: Mapping[str, str]) -> str:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from bench.suites import add_bench_parser
-from eventlog.settings import Settings, SettingsError
+from eventlog.settings import SETTING_GROUPS, Settings, SettingsError, env_name, settings_by_group
+from eventlog.store_errors import STORES_UNREACHABLE
 from oee.runtime import configure_logging, run_until_signalled
+from projections.registry import PROJECTIONS
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,22 +78,97 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return run_bench(settings, args)
 
 
+# The settings each command reads, as groups or single fields of eventlog.settings. `up` and
+# `bench` hand every setting on to the processes they start.
+_READS: dict[str, tuple[str, ...]] = {
+    "up": tuple(SETTING_GROUPS),
+    "api": ("server", "stores", "logging", "orders", "intake", "api", "websocket"),
+    "process": ("stores", "logging", "orders", "venues", "consumers"),
+    "project": ("stores", "logging", "consumers", "projection"),
+    "migrate": ("database_url", "logging"),
+    "replay": ("stores", "logging", "projection"),
+    "health": ("redis_url", "key_prefix", "logging"),
+    "bench": tuple(SETTING_GROUPS),
+}
+
+# Flags that set a setting, overriding its environment variable: (flag, field, type).
+_FLAGS: dict[str, tuple[tuple[str, str, type], ...]] = {
+    "up": (("--port", "port", int), ("--host", "host", str), ("--data-dir", "data_dir", Path)),
+    "api": (("--port", "port", int), ("--host", "host", str)),
+}
+
+
+def settings_help(command: str) -> str:
+    """The settings `command` reads, by group, each with its variable, meaning and default."""
+    lines = [
+        "settings (environment variables; also read from .env in the working folder,"
+        " the environment winning):"
+    ]
+    for group, fields in settings_by_group(*_READS[command]).items():
+        lines.append(f"  {SETTING_GROUPS[group]}:")
+        for field in fields:
+            info = Settings.model_fields[field]
+            default = "unset" if info.default is None else info.default
+            lines += textwrap.wrap(
+                f"{info.description} (default: {default})",
+                width=100,
+                initial_indent=f"    {env_name(field):<34} ",
+                subsequent_indent=" " * 39,
+            )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run everything on this machine (embedded servers by default)")
-    sub.add_parser("api", help="run the HTTP and WebSocket API")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        part: argparse.ArgumentParser = sub.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=settings_help(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        for flag, field, kind in _FLAGS.get(name, ()):
+            part.add_argument(
+                flag,
+                dest=field,
+                type=kind,
+                metavar=field.split("_")[-1].upper(),
+                help=f"{Settings.model_fields[field].description} (overrides {env_name(field)})",
+            )
+        return part
+
+    command("up", "run everything on this machine (embedded servers by default)")
+    command("api", "run the HTTP and WebSocket API")
     for name, text in (("process", "run an execution processor"), ("project", "run projectors")):
-        part = sub.add_parser(name, help=text)
+        part = command(name, text)
         part.add_argument("--name", help="consumer name (default: host and pid)")
-    sub.add_parser("migrate", help="apply pending database migrations")
-    replay = sub.add_parser("replay", help="rebuild projections from the event log")
-    replay.add_argument("projections", nargs="*", help="projection names (default: all)")
-    health = sub.add_parser("health", help="exit 0 when GROUP has a live consumer on this host")
+    command("migrate", "apply pending database migrations")
+    replay = command("replay", "rebuild projections from the event log")
+    replay.add_argument(
+        "projections",
+        nargs="*",
+        metavar="PROJECTION",
+        help=f"projections to rebuild, of: {', '.join(PROJECTIONS)} (default: all)",
+    )
+    health = command("health", "exit 0 when GROUP has a live consumer on this host")
     health.add_argument("group", help="consumer group, e.g. execution or projection:orders")
     health.add_argument("--anywhere", action="store_true", help="accept a consumer on any host")
-    add_bench_parser(sub)
+    bench = add_bench_parser(sub)
+    bench.epilog = f"{bench.epilog}\n\n{settings_help('bench')}"
     return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment (and .env), with the command's flags winning."""
+    overrides = {
+        field: getattr(args, field)
+        for _, field, _ in _FLAGS.get(args.command, ())
+        if getattr(args, field, None) is not None
+    }
+    return Settings.from_env(**overrides)
 
 
 _COMMANDS = {
@@ -107,7 +186,7 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = settings_from_args(args)
     except SettingsError as exc:
         print(f"oee: {exc}", file=sys.stderr)
         return 2
@@ -119,3 +198,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        unreachable = _store_unreachable(exc)
+        if unreachable is None:
+            raise
+        print(
+            f"oee {args.command}: giving up, a store is unreachable: {unreachable}", file=sys.stderr
+        )
+        return 1
+
+
+def _store_unreachable(exc: BaseException) -> BaseException | None:
+    """`exc` (or, for a task group's errors, the first) when every error in it means a store
+    could not be reached; None when any is something else."""
+    if isinstance(exc, BaseExceptionGroup):
+        found = [_store_unreachable(inner) for inner in exc.exceptions]
+        return found[0] if found and all(found) else None
+    return exc if isinstance(exc, STORES_UNREACHABLE) else None

@@ -14,8 +14,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_when_event_set,
+    wait_exponential,
+)
 
+from eventlog.backoff import retry_line
 from eventlog.connections import redis_client
 from eventlog.consumer import Consumer
 from eventlog.keys import Keys
@@ -44,14 +51,14 @@ async def run_processor(
     """Run one execution processor until `stop` is set; waits up to a minute for Redis first."""
     redis = processor_redis(settings)
     try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(STARTUP_WAIT_S),
-            wait=wait_exponential(multiplier=0.1, max=2),
-            retry=retry_if_exception_type(REDIS_UNREACHABLE),
-            reraise=True,
-        ):
-            with attempt:
-                await redis.ping()
+        try:
+            await _ping_until_reachable(redis, stop)
+        except REDIS_UNREACHABLE:
+            if stop.is_set():
+                return  # stopped while waiting
+            raise
+        if stop.is_set():
+            return
         processor = execution_processor(redis, settings, name=name)
         logger.info(
             "execution processor %s starting: max_concurrent_orders=%d max_orders_per_minute=%d",
@@ -63,6 +70,21 @@ async def run_processor(
         logger.info("execution processor %s stopped", processor.name)
     finally:
         await redis.aclose()
+
+
+async def _ping_until_reachable(redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """Wait up to STARTUP_WAIT_S for Redis, a log line per retry; returns early once `stop`."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(STARTUP_WAIT_S) | stop_when_event_set(stop),  # type: ignore[arg-type]
+        wait=wait_exponential(multiplier=0.1, max=2),
+        retry=retry_if_exception_type(REDIS_UNREACHABLE),
+        before_sleep=retry_line(logger, "Redis"),
+        reraise=True,
+    ):
+        with attempt:
+            if stop.is_set():
+                return
+            await redis.ping()
 
 
 @contextlib.asynccontextmanager

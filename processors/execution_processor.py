@@ -191,6 +191,11 @@ class ExecutionProcessor:
                 closing.type,
                 recorded.position,
                 reason,
+                extra={
+                    "order_id": str(order_id),
+                    "event_id": str(closing.event_id),
+                    "position": positions[0],
+                },
             )
             return
 

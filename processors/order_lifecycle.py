@@ -277,6 +277,11 @@ class OrderExecution:
             last.event_id,
             self._position,
             *args,
+            extra={
+                "order_id": str(self._order_id),
+                "event_id": str(last.event_id),
+                "position": self._position,
+            },
         )
 
 

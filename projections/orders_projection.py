@@ -141,6 +141,11 @@ class OrdersProjection:
             recorded.event.event_id,
             recorded.position,
             first,
+            extra={
+                "order_id": str(order_id),
+                "event_id": str(recorded.event.event_id),
+                "position": recorded.position,
+            },
         )
 
     async def _write(self, conn: AsyncConnection, folds: dict[uuid.UUID, OrderFold]) -> None:

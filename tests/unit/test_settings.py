@@ -72,3 +72,38 @@ def test_settings_given_to_a_child_as_environment_variables_come_back_equal() ->
     )
     assert Settings.from_env(settings.to_environ()) == settings
     assert Settings.from_env(Settings().to_environ()) == Settings()  # unset URLs stay unset
+
+
+def test_a_dotenv_file_in_the_working_folder_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("PORT=4100\nOEE_KEY_PREFIX=from-file\n# a comment\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("OEE_KEY_PREFIX", raising=False)
+    settings = Settings.from_env()
+    assert settings.port == 4100
+    assert settings.key_prefix == "from-file"
+
+
+def test_the_environment_wins_over_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("PORT=4100\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORT", "4200")
+    assert Settings.from_env().port == 4200
+
+
+def test_no_dotenv_file_is_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PORT", raising=False)
+    assert Settings.from_env().port == Settings().port
+
+
+def test_an_explicit_environ_ignores_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("PORT=4100\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).port == Settings().port
