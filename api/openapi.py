@@ -92,7 +92,8 @@ def document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": (
                 "Places swap orders, routes them to the best venue, reports every step. Live "
-                "updates: WebSocket /api/orders/{id}/stream and /api/orders/stream/all (README)."
+                "updates: WebSocket /api/orders/{id}/stream and /api/orders/stream/all"
+                " (docs/websocket-api.md)."
             ),
         },
         "paths": {

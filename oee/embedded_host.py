@@ -112,7 +112,8 @@ def service_account() -> pwd.struct_passwd:
 
 
 def check_reachable(path: Path, account: pwd.struct_passwd) -> None:
-    """Refuse a path the service user cannot reach rather than open folders up (README)."""
+    """Refuse a path the service user cannot reach rather than open folders up
+    (docs/embedded-servers.md)."""
     for folder in (path, *path.parents):
         info = folder.stat()
         if (

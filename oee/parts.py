@@ -1,7 +1,7 @@
 """Running the long-lived parts of the engine in this process, each until its stop event is set:
 an execution processor, the projectors, and a drain of the projections (tests, benchmarks).
 
-Any number of processes may run each part against one log (README: "Ordering with two
+Any number of processes may run each part against one log (docs/read-models.md: "Ordering with two
 projectors"); each part owns the clients it opens here and closes them on the way out.
 """
 
