@@ -17,16 +17,17 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    media, _, parameters = content_type.partition(";")
+    charset = parameters.strip().lower()
+    return media.strip().lower() == "application/json" and charset in ("", "charset=utf-8")
 
 
 async def read_json(request: Request) -> Any:
     if not _is_json(request.headers.get("content-type", "")):
         raise ApiError(
-            415, "UNSUPPORTED_MEDIA_TYPE", "the body must be JSON (Content-Type: application/json)"
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the body must be JSON in UTF-8 (Content-Type: application/json)",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -40,7 +41,8 @@ async def read_json(request: Request) -> Any:
         chunks.append(chunk)
     try:
         # parse_float=Decimal keeps 0.1 as exactly 0.1: amounts are never rounded through floats.
-        return json.loads(b"".join(chunks), parse_float=Decimal)
+        text = b"".join(chunks).decode("utf-8")  # JSON in UTF-8 only (RFC 8259), never guessed
+        return json.loads(text, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "INVALID_JSON", f"the body is not valid JSON: {exc}") from None
 

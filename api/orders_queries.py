@@ -135,7 +135,7 @@ def _bad_query(name: str, message: str) -> ApiError:
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE):
         raise _bad_query("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 

@@ -72,10 +72,11 @@ class InvalidPositionError(ValueError):
 def parse_position(raw: str) -> tuple[str, PositionKey]:
     """A stream entry id from a query string, normalised: "0" and "5" become "0-0" and "5-0"."""
     ms, _, seq = raw.partition("-")
-    if not (ms.isdigit() and (seq.isdigit() or seq == "")) or len(raw) > 41:
+    if not raw.isascii() or not (ms.isdigit() and (seq.isdigit() or seq == "")) or len(raw) > 41:
         raise InvalidPositionError(raw)
     key = (int(ms), int(seq or "0"))
-    if key[0] >= 2**64 or key[1] >= 2**64:
+    # The last possible id has nothing after it: Redis refuses a range that starts past it.
+    if key[0] >= 2**64 or key[1] >= 2**64 or key == (2**64 - 1, 2**64 - 1):
         raise InvalidPositionError(raw)
     return f"{key[0]}-{key[1]}", key
 

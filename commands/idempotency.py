@@ -10,6 +10,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 import orjson
 
@@ -46,6 +47,11 @@ def check_key(key: str) -> str:
 
 
 def fingerprint(command: PlaceOrder) -> str:
-    """A digest of what the command asks for; equal bodies in any field order share it."""
-    canonical = orjson.dumps(command.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    """A digest of what the command asks for; equal bodies in any field order share it, and so do
+    equal amounts written differently ("1" and "1.0")."""
+    fields = {
+        name: format(value.normalize(), "f") if isinstance(value, Decimal) else value
+        for name, value in command.model_dump().items()
+    }
+    canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()

@@ -5,8 +5,9 @@ Validation is complete before anything is written: a refused command changes not
 
 from __future__ import annotations
 
+import re
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +20,15 @@ MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real
 # may ask for only explicitly: the server's default (SLIPPAGE_TOLERANCE) stays at most 0.5.
 MAX_SLIPPAGE = Decimal(1)
 MAX_EXPIRY_SECONDS = 7 * 24 * 3600
+# Places after the point that slippage and limit prices may have: every store and every later step
+# (PostgreSQL numeric, JSON, the venue maths) takes such values exactly.
+MAX_SLIPPAGE_DECIMALS = 9
+MAX_PRICE_DECIMALS = 18
+MAX_PRICE = Decimal("1000000000000")
+# A decimal as a client writes it: ASCII digits, an optional sign and fraction; no exponent,
+# no underscores, no other scripts' digits, no spaces.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+_MAX_DIGITS = 64
 
 
 class CommandRejectedError(ValueError):
@@ -32,15 +42,28 @@ class CommandRejectedError(ValueError):
 
 
 def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+    """A JSON number or a plain decimal string, exactly; anything else is refused. The value
+    keeps how it was written ("1.50" stays 1.50); `_places` bounds its precision."""
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
         raise ValueError("must be a number or a decimal string")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("must be a number or a decimal string") from None
+    if isinstance(value, str):
+        if len(value) > _MAX_DIGITS or not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError("must be a plain decimal such as 1.5 (ASCII digits, no exponent)")
+        return Decimal(value)
+    number = Decimal(value)
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    digits, exponent = len(number.as_tuple().digits), number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if digits > _MAX_DIGITS or not -_MAX_DIGITS <= exponent <= _MAX_DIGITS:
+        raise ValueError("has too many digits")
     return number
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: checked by _decimal
+    return max(0, -exponent)
 
 
 class PlaceOrder(BaseModel):
@@ -73,7 +96,8 @@ class PlaceOrder(BaseModel):
     @field_validator("token_in", "token_out")
     @classmethod
     def _known_token(cls, value: str) -> str:
-        symbol = value.strip().upper()
+        # ASCII only: Unicode upper-cases the long s (U+017F) to "S", so "\u017fol" would be SOL.
+        symbol = value.upper() if value.isascii() else value
         if symbol not in TOKENS:
             raise ValueError(f"unknown token {value!r}; known tokens: {', '.join(TOKENS)}")
         return symbol
@@ -81,8 +105,12 @@ class PlaceOrder(BaseModel):
     @field_validator("slippage")
     @classmethod
     def _slippage_range(cls, value: Decimal | None) -> Decimal | None:
-        if value is not None and not Decimal(0) <= value <= MAX_SLIPPAGE:
+        if value is None:
+            return None
+        if value.is_signed() or value > MAX_SLIPPAGE:
             raise ValueError(f"must be between 0 and {MAX_SLIPPAGE}")
+        if _places(value) > MAX_SLIPPAGE_DECIMALS:
+            raise ValueError(f"must have at most {MAX_SLIPPAGE_DECIMALS} decimals")
         return value
 
     @field_validator("amount_in")
@@ -97,8 +125,14 @@ class PlaceOrder(BaseModel):
     @field_validator("limit_price")
     @classmethod
     def _positive_price(cls, value: Decimal | None) -> Decimal | None:
-        if value is not None and value <= 0:
+        if value is None:
+            return None
+        if value <= 0:
             raise ValueError("must be greater than 0")
+        if value > MAX_PRICE:
+            raise ValueError(f"must be at most {MAX_PRICE}")
+        if _places(value) > MAX_PRICE_DECIMALS:
+            raise ValueError(f"must have at most {MAX_PRICE_DECIMALS} decimals")
         return value
 
     @model_validator(mode="after")
@@ -106,7 +140,7 @@ class PlaceOrder(BaseModel):
         if self.token_in == self.token_out:
             raise ValueError("tokenIn and tokenOut must differ")
         token = get_token(self.token_in)
-        if self.amount_in.as_tuple().exponent < -token.decimals:  # type: ignore[operator]
+        if _places(self.amount_in) > token.decimals:
             raise ValueError(f"amountIn has more than {token.decimals} decimals for {token.symbol}")
         return self
 

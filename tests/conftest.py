@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 import redis.asyncio as aioredis
 
 from eventlog.connections import redis_client
@@ -18,6 +19,11 @@ from tests.support.in_process_api import in_process_api
 from tests.support.schemas import scratch_schema
 from tests.support.servers import test_servers
 from tests.support.settings import MakeSettings
+
+
+# Property tests share two cores with servers and other tests: no per-example deadline.
+hypothesis_settings.register_profile("shared-machine", deadline=None)
+hypothesis_settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -228,3 +229,78 @@ async def test_an_order_past_submission_cannot_be_cancelled(
     assert response.json()["code"] == "TOO_LATE_TO_CANCEL"
     history = await read_order(redis, keys, confirmed)
     assert history[-1].event.type == "OrderConfirmed"
+
+
+HOSTILE_VALUES = {
+    "an exponent that GET would expand to a gigabyte": ("slippage", "1e-999999999"),
+    "an exponent PostgreSQL cannot store": ("slippage", "1e-17000"),
+    "a JSON number with a huge exponent": ("slippage", Decimal("1E-17000")),
+    "underscores": ("amountIn", "1_000"),
+    "another script's digit": ("amountIn", "\u0661"),
+    "negative zero": ("slippage", "-0"),
+    "five thousand decimals": ("slippage", "0." + "1" * 5_000),
+    "a long s taken for SOL": ("tokenIn", "\u017fol"),
+    "more decimals than the token has": ("amountIn", "0.0000000001"),
+    "spaces": ("amountIn", " 1.5"),
+    "infinity": ("amountIn", "Infinity"),
+    "a limit price with an exponent": ("limitPrice", "1e5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+async def test_a_hostile_value_is_refused_naming_its_field_and_changes_nothing(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys, case: str
+) -> None:
+    field, value = HOSTILE_VALUES[case]
+    keys_before = {key async for key in redis.scan_iter(match=keys.all())}
+    body = {**GOOD, "orderType": "market", field: value}
+    content = orjson.dumps(body, default=str) if isinstance(value, Decimal) else None
+    if content is not None:  # a bare JSON number, not a string
+        content = content.replace(b'"1E-17000"', b"1E-17000")
+        response = await api.post(
+            "/api/orders/execute", content=content, headers={"content-type": "application/json"}
+        )
+    else:
+        response = await api.post("/api/orders/execute", json=body)
+    assert response.status_code == 400, response.text
+    assert field in [d["field"] for d in response.json()["details"]]
+    assert {key async for key in redis.scan_iter(match=keys.all())} == keys_before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [
+        ("application/vnd.foo+json", orjson.dumps(GOOD)),
+        ("application/json; charset=utf-16", orjson.dumps(GOOD).decode().encode("utf-16")),
+        ("application/json", orjson.dumps(GOOD).decode().encode("utf-16")),
+    ],
+)
+async def test_only_json_in_utf8_is_read(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys, content_type: str, content: bytes
+) -> None:
+    response = await api.post(
+        "/api/orders/execute", content=content, headers={"content-type": content_type}
+    )
+    assert response.status_code in (400, 415), response.text
+    assert response.json()["success"] is False
+    assert await _log_length(redis, keys) == 0
+
+
+async def test_equal_amounts_written_differently_are_the_same_body_for_idempotency(
+    api: httpx.AsyncClient,
+) -> None:
+    headers = {"Idempotency-Key": "same-amount"}
+    first = await api.post("/api/orders/execute", json={**GOOD, "amountIn": "1"}, headers=headers)
+    again = await api.post("/api/orders/execute", json={**GOOD, "amountIn": "1.0"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["orderId"] == first.json()["orderId"]
+    assert again.json()["replayed"] is True
+
+
+async def test_accepted_decimals_read_back_exactly_as_written(api: httpx.AsyncClient) -> None:
+    placed = await api.post(
+        "/api/orders/execute", json={**GOOD, "amountIn": "1.50", "slippage": "0.000000001"}
+    )
+    assert placed.status_code == 202
+    order = (await api.get(f"/api/orders/{placed.json()['orderId']}")).json()["order"]
+    assert (order["amountIn"], order["slippage"]) == ("1.50", "0.000000001")

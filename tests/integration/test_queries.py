@@ -149,6 +149,8 @@ async def test_filters_select_matching_orders_and_bad_values_are_400(
         {"limit": "0"},
         {"limit": "501"},
         {"limit": "ten"},
+        {"limit": "\u00b2"},  # a superscript two: a digit to Unicode, not a number
+        {"limit": "9" * 5_000},
         {"cursor": "garbage!"},
         {"cursor": "WzEsMl0"},
     ):

@@ -280,7 +280,18 @@ async def test_resuming_the_global_stream_after_a_position_gives_exactly_the_lat
     assert positions == sorted(positions, key=lambda p: tuple(map(int, p.split("-"))))
 
 
-@pytest.mark.parametrize("after", ["yesterday", "12-ab", "-1", "1-2-3", ""])
+@pytest.mark.parametrize(
+    "after",
+    [
+        "yesterday",
+        "12-ab",
+        "-1",
+        "1-2-3",
+        "",
+        "\u00b2",
+        "18446744073709551615-18446744073709551615",
+    ],
+)
 async def test_a_bad_resume_position_is_refused_with_a_clear_close(
     server: RunningApi, after: str
 ) -> None:
