@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import settings as hypothesis_settings
 import redis.asyncio as aioredis
+from hypothesis import settings as hypothesis_settings
 
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
@@ -19,7 +19,6 @@ from tests.support.in_process_api import in_process_api
 from tests.support.schemas import scratch_schema
 from tests.support.servers import test_servers
 from tests.support.settings import MakeSettings
-
 
 # Property tests share two cores with servers and other tests: no per-example deadline.
 hypothesis_settings.register_profile("shared-machine", deadline=None)
