@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
-
-import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from api.resources import Resources
+from eventlog.consumer_health import group_statuses
 
 LATENCY_WINDOW_SECONDS = 300
 
@@ -40,7 +37,7 @@ class GroupFigures:
     name: str
     pending: int  # delivered to a consumer, not acked yet
     lag: int  # in the log, not yet delivered to the group
-    consumers: int
+    consumers: int  # alive now (a heartbeat that has not expired), not every name ever seen
 
 
 @dataclass(slots=True)
@@ -77,23 +74,10 @@ async def read_metrics(res: Resources) -> MetricsReadings:
         pipe.xlen(stream)
         pipe.xlen(dead_letters)
         readings.log_length, readings.dead_letters = await pipe.execute()
-    readings.groups = await group_figures(res.redis, stream)
+    readings.groups = {
+        group.name: GroupFigures(
+            group.name, group.pending, group.lag or 0, len(group.live_consumers)
+        )
+        for group in await group_statuses(res.redis, res.keys)
+    }
     return readings
-
-
-async def group_figures(redis: aioredis.Redis, stream: str) -> dict[str, GroupFigures]:
-    try:
-        groups: Any = await redis.xinfo_groups(stream)
-    except ResponseError:  # no stream yet
-        return {}
-    found: dict[str, GroupFigures] = {}
-    for group in groups:
-        name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
-        lag = group.get("lag")
-        if lag is None:  # Redis cannot tell (entries deleted): count what follows the group
-            last = group["last-delivered-id"]
-            after = "(" + (last.decode() if isinstance(last, bytes) else str(last))
-            following: Any = await redis.xrange(stream, min=after, max="+", count=100_000)
-            lag = len(following)
-        found[name] = GroupFigures(name, int(group["pending"]), int(lag), int(group["consumers"]))
-    return found

@@ -53,7 +53,7 @@ class GroupStatus:
     name: str
     live_consumers: list[str]
     pending: int
-    lag: int | None  # entries not yet delivered to the group; None when Redis cannot tell
+    lag: int | None  # entries not yet delivered to the group (None: a group with no stream yet)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +86,11 @@ async def group_statuses(redis: aioredis.Redis, keys: Keys) -> list[GroupStatus]
         name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
         seen.add(name)
         lag = group.get("lag")
+        if lag is None:  # Redis cannot tell (entries deleted): count what follows the group
+            last = group["last-delivered-id"]
+            after = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+            following: Any = await redis.xrange(keys.events, min=after, max="+", count=100_000)
+            lag = len(following)
         statuses.append(GroupStatus(name, sorted(live.get(name, [])), int(group["pending"]), lag))
     for name in sorted(set(live) - seen):
         statuses.append(GroupStatus(name, sorted(live[name]), 0, None))

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sample_histories import append_histories, build_histories
 from eventlog.append import EventAppender
+from eventlog.consumer_health import publish_heartbeat
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
@@ -193,3 +194,14 @@ async def test_prometheus_text_has_the_same_figures_and_two_apps_can_share_a_pro
         again = await http.get("/metrics")
     assert again.status_code == 200
     assert "oee_orders{" in again.text
+
+
+async def test_consumer_counts_are_of_consumers_alive_now(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    await redis.xgroup_create(keys.events, EXECUTION_GROUP, id="0", mkstream=True)
+    for gone in ("crashed-1", "crashed-2"):  # read once, then died: Redis keeps their names
+        await redis.xreadgroup(EXECUTION_GROUP, gone, {keys.events: ">"}, count=1)
+    await publish_heartbeat(redis, keys, EXECUTION_GROUP, "alive", ttl_seconds=60)
+    figures = (await api.get("/api/metrics")).json()["consumerGroups"][EXECUTION_GROUP]
+    assert figures["consumers"] == 1
