@@ -34,6 +34,10 @@ def server_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        # Bounds: a client sends only pings, so a large frame is refused (1009) before it is
+        # read into memory; past `api_max_connections` a request is answered 503, not queued.
+        "ws_max_size": settings.ws_max_client_frame_bytes,
+        "limit_concurrency": settings.api_max_connections,
         **SERVER_OPTIONS,
         **overrides,
     }

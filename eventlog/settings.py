@@ -127,6 +127,12 @@ class Settings(BaseModel):
         "how long a request waits for PostgreSQL before answering 503 (one order: from the log)",
         gt=0,
     )
+    api_max_connections: int = _setting(
+        4_096,
+        "api",
+        "connections and requests one API process serves at once; beyond it a request is 503",
+        ge=1,
+    )
 
     # WebSocket streams (api/streams.py).
     ws_buffer_size: int = _setting(
@@ -140,6 +146,12 @@ class Settings(BaseModel):
     )
     ws_unknown_order_grace_ms: int = _setting(
         500, "websocket", "how long a stream waits for an order id not yet in the log", ge=0
+    )
+    ws_max_client_frame_bytes: int = _setting(
+        4_096,
+        "websocket",
+        "the largest frame a client may send (clients only send pings); larger closes with 1009",
+        ge=128,
     )
 
     @classmethod

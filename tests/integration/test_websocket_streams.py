@@ -348,6 +348,21 @@ async def test_ping_gets_pong_and_anything_else_an_error_without_closing(
         assert (await receive(ws))["type"] == "pong"
 
 
+async def test_a_client_frame_over_the_limit_closes_the_socket_and_the_api_keeps_serving(
+    server: RunningApi, make_settings: MakeSettings
+) -> None:
+    limit = make_settings().ws_max_client_frame_bytes
+    async with client(f"{server.ws_url}/api/orders/stream/all") as ws:
+        assert (await receive(ws))["type"] == "connected"
+        await ws.send("x" * (limit + 1))
+        code, _, _ = await closed_with(ws)
+    assert code == 1009  # message too big: refused before it was read into memory
+    async with client(f"{server.ws_url}/api/orders/stream/all") as ws:
+        assert (await receive(ws))["type"] == "connected"
+        await ws.send('{"type":"ping"}' + " " * (limit - 20))  # at the limit: still read
+        assert (await receive(ws))["type"] == "pong"
+
+
 HEARTBEAT = 0.25  # seconds, the test's ws_heartbeat_seconds
 
 
