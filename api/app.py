@@ -26,7 +26,7 @@ from api.responses import (
     unexpected_error_handler,
 )
 from api.streams import stream_routes
-from eventlog.store_errors import STORES_UNREACHABLE
+from eventlog.store_errors import STORES_UNAVAILABLE
 
 
 def build_routes() -> list[BaseRoute]:
@@ -61,7 +61,7 @@ def create_app(open_resources: Callable[[], AbstractAsyncContextManager[Resource
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
-            **dict.fromkeys(STORES_UNREACHABLE, unavailable_error_handler),
+            **dict.fromkeys(STORES_UNAVAILABLE, unavailable_error_handler),
             Exception: unexpected_error_handler,
         },
     )

@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import OutOfMemoryError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +20,7 @@ from api.responses import JSONResponse
 from eventlog.consumer_health import group_statuses
 
 CHECK_TIMEOUT_S = 2.0
+PROBE_TTL_MS = 10_000
 
 
 async def health(request: Request) -> Response:
@@ -27,8 +29,12 @@ async def health(request: Request) -> Response:
     healthy = True
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
-            await res.redis.ping()
+            # A write, not a PING: a Redis at its maxmemory still answers PING but takes no order.
+            await res.redis.set(res.keys.health_probe, b"1", px=PROBE_TTL_MS)
         checks["redis"] = {"status": "up"}
+    except OutOfMemoryError:
+        healthy = False
+        checks["redis"] = {"status": "full", "error": "Redis is at its maxmemory: writes refused"}
     except Exception as exc:  # any failure to answer is what this check reports
         healthy = False
         checks["redis"] = {"status": "down", "error": str(exc) or type(exc).__name__}

@@ -20,7 +20,7 @@ from commands.order_intake import (
     TooLateToCancelError,
 )
 from commands.place_order import CommandRejectedError
-from eventlog.store_errors import STORES_UNREACHABLE
+from eventlog.store_errors import STORES_UNAVAILABLE
 
 
 def client_identity(request: Request) -> str:
@@ -59,7 +59,7 @@ async def place_order(request: Request) -> Response:
             retry=False,
             details=lookup,
         ) from None
-    except STORES_UNREACHABLE:
+    except STORES_UNAVAILABLE:
         raise unavailable("the event log is unreachable; the order was not accepted") from None
     except CommandRejectedError as exc:
         raise ApiError(400, exc.code, exc.message, exc.details) from None

@@ -19,7 +19,7 @@ from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
-from eventlog.store_errors import REDIS_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE
 from schema.events import OrderCancelled, new_event
 from schema.order_state import fold
 from schema.statuses import CANCELLABLE_STATUSES, OrderStatus
@@ -104,7 +104,7 @@ class OrderIntake:
             )
         try:
             result = await self._appender.append([event], expected_sequence=0, claim=claim)
-        except REDIS_UNREACHABLE as exc:
+        except REDIS_UNAVAILABLE as exc:
             raise PlacementOutcomeUnknownError(event.order_id) from exc
         if isinstance(result, ClaimTaken):
             assert idempotency_key is not None

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from eventlog.batching import TurnBatcher
 from eventlog.codec import encode
 from eventlog.keys import Keys
-from eventlog.store_errors import REDIS_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE
 from schema.events import Event
 
 # One call appends for one or many orders; each order's append is checked and applied on its own.
@@ -172,7 +172,7 @@ class EventAppender:
     ) -> Sequence[AppendResult | Exception]:
         try:
             return await self.append_many(requests)
-        except REDIS_UNREACHABLE:
+        except REDIS_UNAVAILABLE:
             raise
         except Exception:
             if len(requests) == 1:
@@ -182,7 +182,7 @@ class EventAppender:
         for request in requests:
             try:
                 results += await self.append_many([request])
-            except REDIS_UNREACHABLE:
+            except REDIS_UNAVAILABLE:
                 raise
             except Exception as exc:
                 results.append(exc)

@@ -138,6 +138,12 @@ class Consumer:
                     return await self._take(await self._reads.with_delivery_counts(claimed))
             entries = await self._reads.read(free, ">", block_ms=block_ms)
             return await self._take([(position, fields, 1) for position, fields in entries])
+        # Before ResponseError: a Redis at maxmemory answers with one (OutOfMemoryError).
+        except self.config.infrastructure_errors as exc:
+            logger.warning("consumer %s/%s: %s; retrying", self.config.group, self.config.name, exc)
+            self.stats.store_retries += 1
+            await self._streak.wait()
+            return 1
         except ResponseError as exc:
             if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
@@ -145,10 +151,6 @@ class Consumer:
                 "group %s is gone (Redis flushed or restarted?); recreating it", self.config.group
             )
             await self.ensure_group()
-            return 1
-        except self.config.infrastructure_errors as exc:
-            logger.warning("consumer %s/%s: %s; retrying", self.config.group, self.config.name, exc)
-            await self._streak.wait()
             return 1
 
     # -- handling --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from eventlog.store_errors import REDIS_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class ConsumerConfig:
     # together, undecoded (the execution group reads every event but acts on a few).
     types: frozenset[str] | None = None
     # Failures that mean a store is unreachable: retried in place, never held against the entry.
-    infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNREACHABLE
+    infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNAVAILABLE
 
 
 @dataclass(slots=True)
@@ -39,4 +39,5 @@ class ConsumerStats:
     reclaimed: int = 0
     failures: int = 0
     skipped: int = 0
+    store_retries: int = 0  # rounds retried because a store was unreachable or full
     started_at: float = field(default_factory=time.time)

@@ -39,6 +39,11 @@ class Keys:
         return f"{self.prefix}:health:{group}:{consumer}"
 
     @property
+    def health_probe(self) -> str:
+        """Written (with a short TTL) by each `/health`: a Redis that takes no writes is down."""
+        return f"{self.prefix}:health-probe"
+
+    @property
     def heartbeats(self) -> str:
         """Every live consumer: a sorted set of [group, consumer] scored by when its heartbeat
         expires, so finding the live ones is one range read, never a scan of the keyspace."""

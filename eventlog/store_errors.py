@@ -1,4 +1,5 @@
-"""Which exceptions mean a store could not be reached, as opposed to a bug or a bad entry.
+"""Which exceptions mean a store could not be reached or is full, as opposed to a bug or a bad
+entry.
 
 A caller retries these in place (the store comes back) or answers 503; anything else is the
 caller's own failure and is handled as one.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import psycopg
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-# Redis (or any socket) could not be reached in time.
-REDIS_UNREACHABLE: tuple[type[BaseException], ...] = (
+# Redis (or any socket) could not be reached in time, or Redis is at its `maxmemory` and refuses
+# writes (it comes back when memory is freed or raised: a retry cures it like a lost connection).
+REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OutOfMemoryError,
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,
@@ -20,7 +24,7 @@ REDIS_UNREACHABLE: tuple[type[BaseException], ...] = (
 
 # Redis or PostgreSQL could not be reached in time (a pool timeout is an OperationalError too;
 # so are a lost connection, a deadlock and a serialisation failure, which a retry also cures).
-STORES_UNREACHABLE: tuple[type[BaseException], ...] = (
-    *REDIS_UNREACHABLE,
+STORES_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    *REDIS_UNAVAILABLE,
     psycopg.OperationalError,
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.suites import add_bench_parser
 from eventlog.settings import SETTING_GROUPS, Settings, SettingsError, env_name, settings_by_group
-from eventlog.store_errors import STORES_UNREACHABLE
+from eventlog.store_errors import STORES_UNAVAILABLE
 from oee.runtime import configure_logging, run_until_signalled
 from projections.registry import PROJECTIONS
 
@@ -214,4 +214,4 @@ def _store_unreachable(exc: BaseException) -> BaseException | None:
     if isinstance(exc, BaseExceptionGroup):
         found = [_store_unreachable(inner) for inner in exc.exceptions]
         return found[0] if found and all(found) else None
-    return exc if isinstance(exc, STORES_UNREACHABLE) else None
+    return exc if isinstance(exc, STORES_UNAVAILABLE) else None

@@ -27,7 +27,7 @@ from eventlog.connections import redis_client
 from eventlog.consumer import Consumer
 from eventlog.keys import Keys
 from eventlog.settings import Settings
-from eventlog.store_errors import REDIS_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE
 from oee.wiring import (
     consumer_name,
     execution_processor,
@@ -36,6 +36,7 @@ from oee.wiring import (
     projector_config,
     replay_clients,
 )
+from processors.execution_processor import ExecutionProcessor
 from projections.projector import Projector
 from projections.registry import select_projections
 from projections.replay import replay
@@ -51,15 +52,15 @@ async def run_processor(
     """Run one execution processor until `stop` is set; waits up to a minute for Redis first."""
     redis = processor_redis(settings)
     try:
+        processor = execution_processor(redis, settings, name=name)
         try:
-            await _ping_until_reachable(redis, stop)
-        except REDIS_UNREACHABLE:
+            await _prepare_once_redis_takes_writes(processor, stop)
+        except REDIS_UNAVAILABLE:
             if stop.is_set():
                 return  # stopped while waiting
             raise
         if stop.is_set():
             return
-        processor = execution_processor(redis, settings, name=name)
         logger.info(
             "execution processor %s starting: max_concurrent_orders=%d max_orders_per_minute=%d",
             processor.name,
@@ -72,19 +73,22 @@ async def run_processor(
         await redis.aclose()
 
 
-async def _ping_until_reachable(redis: aioredis.Redis, stop: asyncio.Event) -> None:
-    """Wait up to STARTUP_WAIT_S for Redis, a log line per retry; returns early once `stop`."""
+async def _prepare_once_redis_takes_writes(
+    processor: ExecutionProcessor, stop: asyncio.Event
+) -> None:
+    """Seed the market and the group, waiting up to STARTUP_WAIT_S for a Redis that is
+    unreachable or full, a log line per retry; returns early once `stop` is set."""
     async for attempt in AsyncRetrying(
         stop=stop_after_delay(STARTUP_WAIT_S) | stop_when_event_set(stop),  # type: ignore[arg-type]
         wait=wait_exponential(multiplier=0.1, max=2),
-        retry=retry_if_exception_type(REDIS_UNREACHABLE),
+        retry=retry_if_exception_type(REDIS_UNAVAILABLE),
         before_sleep=retry_line(logger, "Redis"),
         reraise=True,
     ):
         with attempt:
             if stop.is_set():
                 return
-            await redis.ping()
+            await processor.prepare()
 
 
 @contextlib.asynccontextmanager

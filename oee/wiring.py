@@ -24,7 +24,7 @@ from eventlog.connections import postgres_pool, redis_client
 from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
-from eventlog.store_errors import REDIS_UNREACHABLE, STORES_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE, STORES_UNAVAILABLE
 from processors.execution_processor import ExecutionProcessor
 from processors.market import Market
 from processors.processor_resources import ExecutionContext, ExecutionStats
@@ -56,7 +56,7 @@ def consumer_config(
     batch_size: int,
     parallel: int = 1,
     types: frozenset[str] | None = None,
-    infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNREACHABLE,
+    infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNAVAILABLE,
 ) -> ConsumerConfig:
     return ConsumerConfig(
         group=group,
@@ -152,7 +152,7 @@ def projector_config(
         group=group_name(projection),
         name=name,
         batch_size=batch_size or settings.projection_batch_size,
-        infrastructure_errors=STORES_UNREACHABLE,
+        infrastructure_errors=STORES_UNAVAILABLE,
     )
 
 

@@ -20,7 +20,7 @@ from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import EXECUTION_GROUP
 from eventlog.reading import read_order
-from eventlog.store_errors import REDIS_UNREACHABLE
+from eventlog.store_errors import REDIS_UNAVAILABLE
 from processors.errors import ErrorCode
 from processors.order_lifecycle import OrderExecution
 from processors.pools import to_amount
@@ -105,7 +105,7 @@ class ExecutionProcessor:
             for task in background:
                 task.cancel()
             await asyncio.gather(follower, *background, return_exceptions=True)
-            with contextlib.suppress(*REDIS_UNREACHABLE):
+            with contextlib.suppress(*REDIS_UNAVAILABLE):
                 await self.publish_stats()
 
     async def drain(self) -> int:
@@ -226,7 +226,7 @@ class ExecutionProcessor:
         while not halt.is_set():
             try:
                 await action()
-            except REDIS_UNREACHABLE as exc:
+            except REDIS_UNAVAILABLE as exc:
                 logger.warning("%s: %s; trying again in %.2f s", action.__name__, exc, interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(halt.wait(), interval_s)
