@@ -14,7 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from schema.migrate import migrate
 from tests.support.running_engine import running_engine
@@ -71,9 +79,27 @@ def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def page(browser_context: BrowserContext, engine_url: str) -> Page:
+def load_problems() -> list[str]:
+    """What went wrong as the page loaded and ran: console errors, failed or 4xx/5xx requests."""
+    return []
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, engine_url: str, load_problems: list[str]) -> Page:
     page = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
     page.set_default_timeout(WAIT_MS)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            load_problems.append(f"console: {message.text}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            load_problems.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.on("requestfailed", lambda request: load_problems.append(f"failed {request.url}"))
     page.goto(engine_url)
     expect(page.locator("#stream-state")).to_have_text("Stream: live")
     return page
@@ -125,6 +151,24 @@ def test_order_from_the_form_runs_to_its_end_and_shows_its_quotes(page: Page) ->
     p.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
     overflow = p.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at phone width"
+
+
+def test_a_page_load_logs_no_error_and_requests_nothing_missing(
+    page: Page, load_problems: list[str]
+) -> None:
+    expect(page.locator("#health")).to_contain_text("Redis: up")
+    expect(page.locator("#prices-body tr").first).to_contain_text("/")
+    page.wait_for_load_state("networkidle")  # the favicon is asked for after the load event
+    assert load_problems == []
+    icon = page.evaluate(
+        """async () => {
+            const image = new Image();
+            image.src = document.querySelector("link[rel=icon]").href;
+            await image.decode();
+            return image.complete;
+        }"""
+    )
+    assert icon is True, "the page's icon does not decode as an image"
 
 
 def test_five_concurrent_orders_all_finish(page: Page) -> None:
