@@ -108,6 +108,23 @@
     for (const f of FIELDS) setFieldError(f, "");
     $("form-error").textContent = "";
   }
+  // Editing a field clears its error; the pair's error belongs to both tokens, so changing either
+  // clears it. Once no field is marked, the "check the highlighted field" verdict goes too.
+  function fieldEdited(field) {
+    const fixed = field === "tokenIn" || field === "tokenOut" ? ["tokenIn", "tokenOut"] : [field];
+    for (const f of fixed) setFieldError(f, "");
+    const result = $("place-result");
+    if (result.dataset.fieldErrors && !document.querySelector("#order-form [aria-invalid='true']")) {
+      result.textContent = "";
+      delete result.dataset.fieldErrors;
+    }
+  }
+  function showResult(text, fieldErrors) {
+    const result = $("place-result");
+    result.textContent = text;
+    if (fieldErrors) result.dataset.fieldErrors = "true";
+    else delete result.dataset.fieldErrors;
+  }
   function formBody() {
     const body = { orderType: $("orderType").value, tokenIn: $("tokenIn").value, tokenOut: $("tokenOut").value,
       amountIn: $("amountIn").value.trim() };
@@ -146,7 +163,7 @@
     if (local.length) {
       for (const [f, m] of local) setFieldError(f, m);
       $(local[0][0]).focus();
-      $("place-result").textContent = "Check the highlighted field.";
+      showResult("Check the highlighted field.", true);
       return;
     }
     const button = $("place");
@@ -154,14 +171,14 @@
     try {
       const { status, body: answer } = await postOrder(body, $("idempotencyKey").value.trim());
       if (answer.success) {
-        $("place-result").textContent = `Order ${shortId(answer.orderId)} accepted (${answer.status}).`;
+        showResult(`Order ${shortId(answer.orderId)} accepted (${answer.status}).`, false);
         upsertOrder(answer.orderId, { status: answer.status, tokenIn: body.tokenIn, tokenOut: body.tokenOut,
           amountIn: body.amountIn, createdAt: Date.now() });
       } else {
         let placed = false;
         for (const d of answer.details || []) placed = setFieldError(d.field, d.message) || placed;
         if (!placed) $("form-error").textContent = answer.error || `Error ${status}`;
-        $("place-result").textContent = `Rejected (${answer.code || status}).`;
+        showResult(`Rejected (${answer.code || status}).`, placed);
         const firstBad = document.querySelector("#order-form [aria-invalid='true']");
         if (firstBad) firstBad.focus();
       }
@@ -173,7 +190,7 @@
   }
   async function placeMany(count, button) {
     button.disabled = true;
-    $("place-result").textContent = `Placing ${count} orders…`;
+    showResult(`Placing ${count} orders…`, false);
     const bodies = Array.from({ length: count }, (_, i) => ({ orderType: "market", ...BULK_ORDERS[i % BULK_ORDERS.length] }));
     const answers = await Promise.allSettled(bodies.map((b) => postOrder(b)));
     let accepted = 0;
@@ -190,7 +207,7 @@
       }
     });
     const extra = Object.entries(rejected).map(([c, n]) => `${n} ${c}`).join(", ");
-    $("place-result").textContent = `${accepted} of ${count} accepted${extra ? "; rejected: " + extra : ""}.`;
+    showResult(`${accepted} of ${count} accepted${extra ? "; rejected: " + extra : ""}.`, false);
     button.disabled = false;
   }
 
@@ -469,10 +486,7 @@
     showLimitFields();
     $("orderType").addEventListener("change", showLimitFields);
     $("order-form").addEventListener("submit", submitForm);
-    for (const f of FIELDS) {
-      const input = $(f);
-      input.addEventListener("input", () => setFieldError(f, ""));
-    }
+    for (const f of FIELDS) $(f).addEventListener("input", () => fieldEdited(f));
     for (const id of ["bulk-5", "bulk-50"]) {
       const button = $(id);
       button.addEventListener("click", () => placeMany(Number(button.dataset.count), button));

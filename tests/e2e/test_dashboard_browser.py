@@ -171,6 +171,36 @@ def test_a_page_load_logs_no_error_and_requests_nothing_missing(
     assert icon is True, "the page's icon does not decode as an image"
 
 
+def test_a_field_error_goes_once_the_field_is_fixed(page: Page) -> None:
+    p = page
+    amount = p.get_by_label("Amount in")
+    amount.fill("0")
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#amountIn-error")).to_have_text("must be greater than 0")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(p.locator("#place-result")).to_have_text("Rejected (VALIDATION_ERROR).")
+
+    amount.fill("0.3")
+    expect(p.locator("#amountIn-error")).to_be_hidden()
+    expect(p.locator("#amountIn-error")).to_have_text("")
+    expect(amount).not_to_have_attribute("aria-invalid", "true")
+    expect(p.locator("#place-result")).to_have_text("")
+
+    # The pair's error sits under "Buy" but choosing another token to sell fixes it too.
+    p.get_by_label("Buy (token out)").select_option("SOL")
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#tokenOut-error")).to_contain_text("other than the one sold")
+    expect(p.get_by_label("Buy (token out)")).to_have_attribute("aria-invalid", "true")
+    p.get_by_label("Sell (token in)").select_option("USDC")
+    expect(p.locator("#tokenOut-error")).to_be_hidden()
+    expect(p.get_by_label("Buy (token out)")).not_to_have_attribute("aria-invalid", "true")
+
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#place-result")).to_contain_text("accepted")
+    expect(p.locator("#order-form [aria-invalid=true]")).to_have_count(0)
+    expect(p.locator("#order-form .error:visible")).to_have_count(0)
+
+
 def test_five_concurrent_orders_all_finish(page: Page) -> None:
     page.get_by_role("button", name="5 concurrent").click()
     expect(page.locator("#place-result")).to_have_text("5 of 5 accepted.")
