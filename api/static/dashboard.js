@@ -37,6 +37,14 @@
     return node;
   }
 
+  // Each cell carries its column's header as data-label: narrow screens show rows as cards of
+  // label: value pairs (dashboard.css).
+  function labelCells(row, table) {
+    const heads = table.tHead.rows[0].cells;
+    for (const cell of row.cells) cell.dataset.label = heads[cell.cellIndex].textContent;
+    return row;
+  }
+
   async function getJSON(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     return { status: response.status, body: await response.json() };
@@ -260,6 +268,7 @@
       el("td", { className: "num hide-narrow", text: row.amountOut ? fmtNum(row.amountOut) : "" }),
       el("td", { className: "num elapsed", text: elapsedOf(row) }),
     );
+    labelCells(row.node, $("orders-table"));
   }
   function elapsedOf(row) {
     if (!row.createdAt) return "";
@@ -372,10 +381,10 @@
     $("detail-reason").textContent = routed ? `Route chosen: ${routed.data.reason}` : quotes.length ? "" : "No quotes yet.";
     $("quotes-body").replaceChildren(...quotes.map((q) => {
       const isChosen = chosen && q.venue === chosen.venue && q.route === chosen.route && q.amountOut === chosen.amountOut;
-      return el("tr", { className: isChosen ? "chosen" : "" }, [
+      return labelCells(el("tr", { className: isChosen ? "chosen" : "" }, [
         el("td", { text: q.venue }), el("td", { text: q.route || "direct" }), el("td", { className: "num", text: q.amountOut }),
         el("td", { className: "num", text: q.fee }), el("td", { className: "num", text: fmtPercent(q.priceImpact) }),
-        el("td", { text: isChosen ? "✓ chosen" : "" })]);
+        el("td", { text: isChosen ? "✓ chosen" : "" })]), $("quotes-table"));
     }));
     $("timeline").replaceChildren(...events.map((e) => el("li", {}, [
       el("strong", { text: e.type }), el("span", { text: ` → ${e.status}` }), el("span", { className: "when", text: fmtTime(e.occurredAt) }),
