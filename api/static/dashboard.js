@@ -37,6 +37,14 @@
     return node;
   }
 
+  // Each cell carries its column's header as data-label: narrow screens show rows as cards of
+  // label: value pairs (dashboard.css).
+  function labelCells(row, table) {
+    const heads = table.tHead.rows[0].cells;
+    for (const cell of row.cells) cell.dataset.label = heads[cell.cellIndex].textContent;
+    return row;
+  }
+
   async function getJSON(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     return { status: response.status, body: await response.json() };
@@ -108,6 +116,23 @@
     for (const f of FIELDS) setFieldError(f, "");
     $("form-error").textContent = "";
   }
+  // Editing a field clears its error; the pair's error belongs to both tokens, so changing either
+  // clears it. Once no field is marked, the "check the highlighted field" verdict goes too.
+  function fieldEdited(field) {
+    const fixed = field === "tokenIn" || field === "tokenOut" ? ["tokenIn", "tokenOut"] : [field];
+    for (const f of fixed) setFieldError(f, "");
+    const result = $("place-result");
+    if (result.dataset.fieldErrors && !document.querySelector("#order-form [aria-invalid='true']")) {
+      result.textContent = "";
+      delete result.dataset.fieldErrors;
+    }
+  }
+  function showResult(text, fieldErrors) {
+    const result = $("place-result");
+    result.textContent = text;
+    if (fieldErrors) result.dataset.fieldErrors = "true";
+    else delete result.dataset.fieldErrors;
+  }
   function formBody() {
     const body = { orderType: $("orderType").value, tokenIn: $("tokenIn").value, tokenOut: $("tokenOut").value,
       amountIn: $("amountIn").value.trim() };
@@ -146,7 +171,7 @@
     if (local.length) {
       for (const [f, m] of local) setFieldError(f, m);
       $(local[0][0]).focus();
-      $("place-result").textContent = "Check the highlighted field.";
+      showResult("Check the highlighted field.", true);
       return;
     }
     const button = $("place");
@@ -154,14 +179,14 @@
     try {
       const { status, body: answer } = await postOrder(body, $("idempotencyKey").value.trim());
       if (answer.success) {
-        $("place-result").textContent = `Order ${shortId(answer.orderId)} accepted (${answer.status}).`;
+        showResult(`Order ${shortId(answer.orderId)} accepted (${answer.status}).`, false);
         upsertOrder(answer.orderId, { status: answer.status, tokenIn: body.tokenIn, tokenOut: body.tokenOut,
           amountIn: body.amountIn, createdAt: Date.now() });
       } else {
         let placed = false;
         for (const d of answer.details || []) placed = setFieldError(d.field, d.message) || placed;
         if (!placed) $("form-error").textContent = answer.error || `Error ${status}`;
-        $("place-result").textContent = `Rejected (${answer.code || status}).`;
+        showResult(`Rejected (${answer.code || status}).`, placed);
         const firstBad = document.querySelector("#order-form [aria-invalid='true']");
         if (firstBad) firstBad.focus();
       }
@@ -173,7 +198,7 @@
   }
   async function placeMany(count, button) {
     button.disabled = true;
-    $("place-result").textContent = `Placing ${count} orders…`;
+    showResult(`Placing ${count} orders…`, false);
     const bodies = Array.from({ length: count }, (_, i) => ({ orderType: "market", ...BULK_ORDERS[i % BULK_ORDERS.length] }));
     const answers = await Promise.allSettled(bodies.map((b) => postOrder(b)));
     let accepted = 0;
@@ -190,7 +215,7 @@
       }
     });
     const extra = Object.entries(rejected).map(([c, n]) => `${n} ${c}`).join(", ");
-    $("place-result").textContent = `${accepted} of ${count} accepted${extra ? "; rejected: " + extra : ""}.`;
+    showResult(`${accepted} of ${count} accepted${extra ? "; rejected: " + extra : ""}.`, false);
     button.disabled = false;
   }
 
@@ -243,6 +268,7 @@
       el("td", { className: "num hide-narrow", text: row.amountOut ? fmtNum(row.amountOut) : "" }),
       el("td", { className: "num elapsed", text: elapsedOf(row) }),
     );
+    labelCells(row.node, $("orders-table"));
   }
   function elapsedOf(row) {
     if (!row.createdAt) return "";
@@ -355,10 +381,10 @@
     $("detail-reason").textContent = routed ? `Route chosen: ${routed.data.reason}` : quotes.length ? "" : "No quotes yet.";
     $("quotes-body").replaceChildren(...quotes.map((q) => {
       const isChosen = chosen && q.venue === chosen.venue && q.route === chosen.route && q.amountOut === chosen.amountOut;
-      return el("tr", { className: isChosen ? "chosen" : "" }, [
+      return labelCells(el("tr", { className: isChosen ? "chosen" : "" }, [
         el("td", { text: q.venue }), el("td", { text: q.route || "direct" }), el("td", { className: "num", text: q.amountOut }),
         el("td", { className: "num", text: q.fee }), el("td", { className: "num", text: fmtPercent(q.priceImpact) }),
-        el("td", { text: isChosen ? "✓ chosen" : "" })]);
+        el("td", { text: isChosen ? "✓ chosen" : "" })]), $("quotes-table"));
     }));
     $("timeline").replaceChildren(...events.map((e) => el("li", {}, [
       el("strong", { text: e.type }), el("span", { text: ` → ${e.status}` }), el("span", { className: "when", text: fmtTime(e.occurredAt) }),
@@ -469,10 +495,7 @@
     showLimitFields();
     $("orderType").addEventListener("change", showLimitFields);
     $("order-form").addEventListener("submit", submitForm);
-    for (const f of FIELDS) {
-      const input = $(f);
-      input.addEventListener("input", () => setFieldError(f, ""));
-    }
+    for (const f of FIELDS) $(f).addEventListener("input", () => fieldEdited(f));
     for (const id of ["bulk-5", "bulk-50"]) {
       const button = $(id);
       button.addEventListener("click", () => placeMany(Number(button.dataset.count), button));

@@ -2,7 +2,9 @@
 `oee project` as subprocesses, with a key prefix and a migrated schema of the test's own.
 
 Chromium is Debian's (`/usr/bin/chromium`, installed by scripts/browser.sh); Playwright never
-downloads a browser. Screenshots go to `artifacts/` (dashboard.png, dashboard-phone.png)."""
+downloads a browser. Screenshots go to `artifacts/`: dashboard.png; at 390 px wide,
+dashboard-phone.png and its orders and detail cards alone (dashboard-phone-orders.png,
+dashboard-phone-detail.png)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from schema.migrate import migrate
 from tests.support.running_engine import running_engine
@@ -71,9 +81,27 @@ def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def page(browser_context: BrowserContext, engine_url: str) -> Page:
+def load_problems() -> list[str]:
+    """What went wrong as the page loaded and ran: console errors, failed or 4xx/5xx requests."""
+    return []
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, engine_url: str, load_problems: list[str]) -> Page:
     page = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
     page.set_default_timeout(WAIT_MS)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            load_problems.append(f"console: {message.text}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            load_problems.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.on("requestfailed", lambda request: load_problems.append(f"failed {request.url}"))
     page.goto(engine_url)
     expect(page.locator("#stream-state")).to_have_text("Stream: live")
     return page
@@ -120,11 +148,119 @@ def test_order_from_the_form_runs_to_its_end_and_shows_its_quotes(page: Page) ->
 
     ARTIFACTS.mkdir(exist_ok=True)
     p.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+# Every shown element whose box leaves the viewport's width, or whose content is wider than its
+# box (something clipped or behind a sideways scroll).
+WIDER_THAN_ROOM = """() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  for (const node of document.querySelectorAll("body *")) {
+    const box = node.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;  // not shown
+    if (box.right <= 0) continue;  // off-screen on purpose: the skip link until it has focus
+    const name = node.tagName.toLowerCase() + (node.id ? "#" + node.id : "")
+      + (node.classList.length ? "." + [...node.classList].join(".") : "");
+    if (box.left < -1 || box.right > width + 1) {
+      found.push(`${name} spans ${Math.round(box.left)}..${Math.round(box.right)} of ${width} px`);
+    }
+    const inline = getComputedStyle(node).display === "inline";
+    if (!inline && node.clientWidth > 0 && node.scrollWidth > node.clientWidth + 1) {
+      found.push(`${name} holds ${node.scrollWidth} px in ${node.clientWidth} px`);
+    }
+  }
+  return found;
+}"""
+
+
+def _inside(inner: Locator, outer: Locator) -> bool:
+    a, b = inner.bounding_box(), outer.bounding_box()
+    assert a is not None
+    assert b is not None
+    return b["x"] - 1 <= a["x"] and a["x"] + a["width"] <= b["x"] + b["width"] + 1
+
+
+def test_a_phone_sees_every_column_of_orders_and_quotes_without_scrolling(page: Page) -> None:
+    p = page
     p.set_viewport_size({"width": 390, "height": 844})
-    expect(p.get_by_role("button", name="5 concurrent")).to_be_visible()
+    p.get_by_role("button", name="5 concurrent").click()
+    expect(p.locator("#orders-body tr[data-status=confirmed]")).to_have_count(5)
+    orders_box = p.locator(".orders .table-scroll")
+    for index in range(5):
+        elapsed = _rows(p).nth(index).locator('td[data-label="Elapsed"]')
+        expect(elapsed).to_have_text(re.compile(r"^\d+\.\d+ s$"))
+        expect(elapsed).to_be_visible()
+        assert _inside(elapsed, orders_box), f"row {index}: Elapsed is cut off"
+
+    _rows(p).first.click()
+    expect(p.locator("#detail")).to_be_visible()
+    expect(p.locator("#quotes-body tr.chosen")).to_have_count(1)
+    quotes_box = p.get_by_role("region", name="Quotes compared")
+    quotes = p.locator("#quotes-body tr")
+    for index in range(quotes.count()):
+        for label in ("Fee", "Price impact"):
+            cell = quotes.nth(index).locator(f'td[data-label="{label}"]')
+            expect(cell).to_be_visible()
+            expect(cell).to_have_text(re.compile(r"\d"))
+            assert _inside(cell, quotes_box), f"quote {index}: {label} is cut off"
+    chosen = p.locator('#quotes-body tr.chosen td[data-label="Chosen"]')
+    expect(chosen).to_be_visible()
+    expect(chosen).to_have_text("✓ chosen")
+    assert _inside(chosen, quotes_box)
+
+    ARTIFACTS.mkdir(exist_ok=True)
     p.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
-    overflow = p.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at phone width"
+    p.locator("#detail").screenshot(path=str(ARTIFACTS / "dashboard-phone-detail.png"))
+    p.locator(".orders").screenshot(path=str(ARTIFACTS / "dashboard-phone-orders.png"))
+    assert p.evaluate(WIDER_THAN_ROOM) == []
+
+
+def test_a_page_load_logs_no_error_and_requests_nothing_missing(
+    page: Page, load_problems: list[str]
+) -> None:
+    expect(page.locator("#health")).to_contain_text("Redis: up")
+    expect(page.locator("#prices-body tr").first).to_contain_text("/")
+    page.wait_for_load_state("networkidle")  # the favicon is asked for after the load event
+    assert load_problems == []
+    icon = page.evaluate(
+        """async () => {
+            const image = new Image();
+            image.src = document.querySelector("link[rel=icon]").href;
+            await image.decode();
+            return image.complete;
+        }"""
+    )
+    assert icon is True, "the page's icon does not decode as an image"
+
+
+def test_a_field_error_goes_once_the_field_is_fixed(page: Page) -> None:
+    p = page
+    amount = p.get_by_label("Amount in")
+    amount.fill("0")
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#amountIn-error")).to_have_text("must be greater than 0")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(p.locator("#place-result")).to_have_text("Rejected (VALIDATION_ERROR).")
+
+    amount.fill("0.3")
+    expect(p.locator("#amountIn-error")).to_be_hidden()
+    expect(p.locator("#amountIn-error")).to_have_text("")
+    expect(amount).not_to_have_attribute("aria-invalid", "true")
+    expect(p.locator("#place-result")).to_have_text("")
+
+    # The pair's error sits under "Buy" but choosing another token to sell fixes it too.
+    p.get_by_label("Buy (token out)").select_option("SOL")
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#tokenOut-error")).to_contain_text("other than the one sold")
+    expect(p.get_by_label("Buy (token out)")).to_have_attribute("aria-invalid", "true")
+    p.get_by_label("Sell (token in)").select_option("USDC")
+    expect(p.locator("#tokenOut-error")).to_be_hidden()
+    expect(p.get_by_label("Buy (token out)")).not_to_have_attribute("aria-invalid", "true")
+
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#place-result")).to_contain_text("accepted")
+    expect(p.locator("#order-form [aria-invalid=true]")).to_have_count(0)
+    expect(p.locator("#order-form .error:visible")).to_have_count(0)
 
 
 def test_five_concurrent_orders_all_finish(page: Page) -> None:
