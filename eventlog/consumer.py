@@ -192,14 +192,17 @@ class Consumer:
 
     async def _handle(self, batch: list[Recorded]) -> None:
         try:
-            async for attempt in while_unreachable(
-                self.config.infrastructure_errors,
-                base_s=self.config.failure_backoff_s,
-                logger=logger,
-                give_up=self._stopping.is_set,
-            ):
-                with attempt:
-                    await self._handler(batch)
+            try:
+                await self._handler(batch)
+            except self.config.infrastructure_errors:  # a store is away: retry in place
+                async for attempt in while_unreachable(
+                    self.config.infrastructure_errors,
+                    base_s=self.config.failure_backoff_s,
+                    logger=logger,
+                    give_up=self._stopping.is_set,
+                ):
+                    with attempt:
+                        await self._handler(batch)
         except self.config.infrastructure_errors:
             raise
         except Exception as exc:  # the handler's own failure: isolate the entry that causes it

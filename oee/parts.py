@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from tenacity import (
@@ -36,10 +36,10 @@ from oee.wiring import (
     projector_config,
     replay_clients,
 )
-from processors.execution_processor import ExecutionProcessor
-from projections.projector import Projector
-from projections.registry import select_projections
-from projections.replay import replay
+
+# A part's own modules are imported where it starts: `oee process` loads no projection code.
+if TYPE_CHECKING:
+    from processors.execution_processor import ExecutionProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ async def projector_consumers(
     batch_size: int | None = None,
 ) -> AsyncIterator[list[Consumer]]:
     """A consumer per projection, named `name` in each group; their connections close on exit."""
+    from projections.projector import Projector
+    from projections.registry import select_projections
+
     keys = Keys(settings.key_prefix)
     connect = projection_connector(settings)
     projectors = [Projector(p, connect) for p in select_projections(projections)]
@@ -175,6 +178,8 @@ async def run_replay(
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Rebuild the named projections (all for None) from the log, over clients of its own."""
+    from projections.replay import replay
+
     options: dict[str, Any] = {"progress": progress, "workers": workers}
     if chunk is not None:
         options["chunk"] = chunk

@@ -9,30 +9,26 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
-from starlette.applications import Starlette
 
-from api.app import create_app
-from api.order_lookup import OrderLookup
-from api.relay import LogRelay
-from api.resources import Resources
-from commands.order_intake import OrderIntake
 from eventlog.append import EventAppender
 from eventlog.connections import postgres_pool, redis_client
 from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE, STORES_UNAVAILABLE
-from processors.execution_processor import ExecutionProcessor
-from processors.market import Market
-from processors.processor_resources import ExecutionContext, ExecutionStats
-from processors.rate_limit import ExecutionRateLimiter
-from processors.route_choice import Router
-from processors.venues import Venues
-from projections.projection import Projection
-from projections.registry import group_name
+
+# Each part's own modules are imported where that part is wired, so a process loads only the part
+# it runs (a processor no Starlette, an API process no simulated market).
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from api.resources import Resources
+    from processors.execution_processor import ExecutionProcessor
+    from projections.projection import Projection
 
 # Connections an API process keeps to PostgreSQL.
 API_POOL_MIN, API_POOL_MAX = 2, 20
@@ -78,6 +74,11 @@ def consumer_config(
 @contextlib.asynccontextmanager
 async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Everything one API process holds open, opened here and closed on the way out."""
+    from api.order_lookup import OrderLookup
+    from api.relay import LogRelay
+    from api.resources import Resources
+    from commands.order_intake import OrderIntake
+
     redis = redis_client(settings)
     pool = postgres_pool(
         settings,
@@ -99,6 +100,8 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
 
 
 def api_app(settings: Settings) -> Starlette:
+    from api.app import create_app
+
     return create_app(lambda: api_resources(settings))
 
 
@@ -113,6 +116,13 @@ def processor_redis(settings: Settings) -> aioredis.Redis:
 def execution_processor(
     redis: aioredis.Redis, settings: Settings, *, name: str | None = None
 ) -> ExecutionProcessor:
+    from processors.execution_processor import ExecutionProcessor
+    from processors.market import Market
+    from processors.processor_resources import ExecutionContext, ExecutionStats
+    from processors.rate_limit import ExecutionRateLimiter
+    from processors.route_choice import Router
+    from processors.venues import Venues
+
     keys = Keys(settings.key_prefix)
     market = Market(redis, keys, settings)
     venues = Venues(market, settings)
@@ -147,6 +157,8 @@ def projector_config(
     """A projector's consumer. Bigger batches project faster (fewer round trips and commits,
     more events of one order folded into one row write): 2,000 is a good size. A lost
     PostgreSQL connection, a deadlock or a serialisation failure retries the batch in place."""
+    from projections.registry import group_name
+
     return consumer_config(
         settings,
         group=group_name(projection),
