@@ -11,7 +11,12 @@ import pwd
 from pathlib import Path
 from types import TracebackType
 
-from oee.embedded_host import EmbeddedServerError, free_server_port, lock_data_dir
+from oee.embedded_host import (
+    EmbeddedServerError,
+    free_server_port,
+    lock_data_dir,
+    require_packages,
+)
 from oee.embedded_postgres import (
     account_for_root,
     has_postgres_data,
@@ -28,7 +33,8 @@ from oee.embedded_valkey import start_valkey, valkey_server, wait_for_valkey
 class EmbeddedServers:
     """Valkey (AOF on) in `<data_dir>/valkey/`, PostgreSQL in `<data_dir>/postgres/`, on 127.0.0.1.
 
-    A URL given to the constructor is used as is and its server is not started. With
+    A URL given to the constructor is used as is and its server is not started, nor needs its wheel
+    (the `embedded` extra; `EmbeddedNotInstalledError` at once when one wanted is missing). With
     `stop_with_owner` the kernel also stops the servers when the thread that started them dies.
     """
 
@@ -41,6 +47,7 @@ class EmbeddedServers:
         stop_with_owner: bool = False,
         start_timeout: float = 60.0,
     ) -> None:
+        require_packages(valkey=redis_url is None, postgres=database_url is None)
         self.data_dir = data_dir.expanduser().resolve()  # /proc shows resolved paths
         self.redis_url, self.database_url = redis_url, database_url
         self._stop_with_owner = stop_with_owner

