@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from api.order_views import format_time
+from api.order_views import camel, format_time
 from eventlog.codec import Recorded
 from schema.events import Event, Payload
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
@@ -86,15 +86,10 @@ def position_key(position: str) -> PositionKey:
     return int(ms), int(seq or "0")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def camel_case(value: Any) -> Any:
     """Dict keys in camelCase, recursively; values unchanged."""
     if isinstance(value, dict):
-        return {_camel(str(k)): camel_case(v) for k, v in value.items()}
+        return {camel(str(k)): camel_case(v) for k, v in value.items()}
     if isinstance(value, list):
         return [camel_case(item) for item in value]
     return value
