@@ -1,12 +1,13 @@
 """The execution rate limit: one token bucket in Redis (keys.execution_bucket) for all processors.
 
-Refills at MAX_ORDERS_PER_MINUTE/60 per second, holds one second's worth: no T-second window starts
-more than rate*T + burst orders. 0 lifts it. Its hash counts `granted` and `throttled`."""
+MAX_ORDERS_PER_MINUTE is a minute's budget: the bucket holds that many starts (a burst of up to a
+minute's worth when it is full) and refills at MAX_ORDERS_PER_MINUTE/60 per second, so no T-second
+window starts more than budget + rate*T orders. 0 lifts it. Its hash counts `granted` and
+`throttled`."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 
 import redis.asyncio as aioredis
 
@@ -45,7 +46,8 @@ class ExecutionRateLimiter:
 
     @property
     def burst(self) -> int:
-        return max(1, math.ceil(self._per_minute / 60))
+        """Starts a full bucket allows at once: the minute's whole budget."""
+        return max(1, self._per_minute)
 
     async def acquire(self) -> float:
         """Wait for a token; returns the seconds spent waiting."""

@@ -82,20 +82,22 @@ async def test_no_more_than_max_concurrent_orders_are_in_flight_and_the_gauge_sh
     assert published[b"confirmed"] == b"40"
 
 
-async def test_orders_started_per_window_stay_within_the_rate_shared_by_all_processors(
+async def test_a_minutes_budget_starts_at_once_and_the_rest_at_the_rate_across_processors(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings
 ) -> None:
-    settings = make_settings(max_orders_per_minute=600, max_concurrent_orders=20)  # 10 a second
+    budget = 30  # a minute's budget: 30 start at once, then one every 2 s
+    settings = make_settings(max_orders_per_minute=budget, max_concurrent_orders=20)
     processors = [execution_processor(redis, settings, name=name) for name in ("a", "b")]
-    orders = await _place_many(redis, keys, 35)
-    await _run_until_done(processors, 35, within=20)
+    orders = await _place_many(redis, keys, budget + 3)
+    await _run_until_done(processors, budget + 3, within=30)
     starts = sorted(start for start, _ in await _spans(redis, keys, orders))
-    burst, per_second = 10, 10
+    assert (starts[budget - 1] - starts[0]).total_seconds() < 1.5  # the budget, without waiting
+    per_second = budget / 60
+    assert (starts[-1] - starts[0]).total_seconds() >= 3 / per_second - 0.5  # then at the rate
     for i, first in enumerate(starts):
-        in_window = sum(1 for t in starts[i:] if (t - first).total_seconds() < 1.0)
-        assert in_window <= burst + per_second + 1, f"{in_window} started within 1 s"
-    assert (starts[-1] - starts[0]).total_seconds() >= (35 - burst) / per_second - 0.2
+        in_window = sum(1 for t in starts[i:] if (t - first).total_seconds() < 2.0)
+        assert in_window <= budget + 2 * per_second + 1, f"{in_window} started within 2 s"
     assert all(p.stats.started > 0 for p in processors)  # both took part, one budget
     bucket: Any = await redis.hgetall(keys.execution_bucket)
-    assert int(bucket[b"granted"]) == 35
+    assert int(bucket[b"granted"]) == budget + 3
     assert int(bucket[b"throttled"]) > 0
