@@ -18,6 +18,7 @@ import orjson
 from pydantic import BaseModel
 
 from eventlog.codec import Recorded
+from schema.events import public_fields
 from schema.order_state import OrderState
 from schema.read_model_columns import JSON_COLUMNS, ORDER_VIEW_FIELDS
 from schema.statuses import STATUS_AFTER_EVENT
@@ -111,7 +112,7 @@ def render_event(
         "status": status,
         "occurredAt": format_time(occurred_at),
         "eventId": str(event_id),
-        "data": to_json(data),
+        "data": to_json(public_fields(data)),
     }
 
 

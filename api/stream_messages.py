@@ -14,7 +14,7 @@ import orjson
 
 from api.order_views import camel, format_time
 from eventlog.codec import Recorded
-from schema.events import Event, Payload
+from schema.events import Event, Payload, public_fields
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 PositionKey = tuple[int, int]
@@ -126,7 +126,7 @@ def event_message(recorded: Recorded) -> Outgoing:
     `data` is the payload in camelCase plus `message`, a sentence about the event."""
     event = recorded.event
     status = STATUS_AFTER_EVENT.get(event.type)
-    data = camel_case(event.payload.model_dump(mode="json"))
+    data = camel_case(public_fields(event.payload.model_dump(mode="json")))
     data["message"] = describe(event)
     message: dict[str, Any] = {
         "type": "retry" if event.type == "AttemptFailed" else "status_update",

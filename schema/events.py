@@ -7,6 +7,7 @@ key) and ordered per order by `sequence` (1, 2, 3 …). The log position is atta
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -32,6 +33,16 @@ class OrderPlaced(Payload):
     expires_at: AwareDatetime | None = None
     client_id: str | None = None
     idempotency_key: str | None = None
+
+
+# Payload fields the log keeps for the engine (the owning client, the idempotency key) and that no
+# answer or stream message shows anyone: they identify a client.
+PRIVATE_PAYLOAD_FIELDS = frozenset({"client_id", "idempotency_key"})
+
+
+def public_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload's fields (as dumped, snake_case) without the private ones."""
+    return {name: value for name, value in payload.items() if name not in PRIVATE_PAYLOAD_FIELDS}
 
 
 class OrderOpened(Payload):

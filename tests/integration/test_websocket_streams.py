@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -20,6 +21,7 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
+from oee.parts import drain_projections
 from schema.events import (
     PAYLOAD_TYPES,
     OrderCancelled,
@@ -437,3 +439,31 @@ async def test_clients_that_leave_at_any_moment_leave_nothing_behind(
 
     await asyncio.gather(*(visit(url, n) for url, most in streams.items() for n in range(most + 1)))
     await eventually(lambda: server.relay.subscriber_count == 0, what="no subscribers left")
+
+
+async def test_no_answer_or_stream_message_shows_who_placed_an_order_or_their_key(
+    migrated: Settings, server: RunningApi
+) -> None:
+    secret_key, api_key = "my-idempotency-secret-42", "client-api-key-7"
+    body = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
+    headers = {"Idempotency-Key": secret_key, "X-API-Key": api_key}
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        placed = await http.post("/api/orders/execute", json=body, headers=headers)
+        order_id = placed.json()["orderId"]
+        texts = [
+            placed.text,
+            (await http.get(f"/api/orders/{order_id}")).text,
+            (await http.get(f"/api/orders/{order_id}/events")).text,  # from the log
+        ]
+        await drain_projections(migrated)
+        texts += [
+            (await http.get(f"/api/orders/{order_id}/events")).text,  # from the table
+            (await http.get("/api/orders")).text,
+        ]
+    for url in (f"/api/orders/{order_id}/stream", "/api/orders/stream/all?after=0"):
+        async with client(f"{server.ws_url}{url}") as ws:
+            texts += [orjson.dumps(await receive(ws)).decode() for _ in range(2)]
+    assert any("OrderPlaced" in text for text in texts)
+    for text in texts:
+        for trace in (secret_key, api_key, "clientId", "idempotencyKey", "addr:", "key:"):
+            assert trace not in text, (trace, text)
