@@ -140,7 +140,7 @@ class Consumer:
             return await self._take([(position, fields, 1) for position, fields in entries])
         # Before ResponseError: a Redis at maxmemory answers with one (OutOfMemoryError).
         except self.config.infrastructure_errors as exc:
-            logger.warning("consumer %s/%s: %s; retrying", self.config.group, self.config.name, exc)
+            logger.warning("consumer %s/%s: %s; retrying", *self._me, exc)
             self.stats.store_retries += 1
             await self._streak.wait()
             return 1

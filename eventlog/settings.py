@@ -70,7 +70,11 @@ class Settings(BaseModel):
         10, "orders", "orders in flight per processor", ge=1, le=10_000
     )
     max_orders_per_minute: int = _setting(
-        100, "orders", "executions started per minute, all processors together (0: no limit)", ge=0
+        100,
+        "orders",
+        "a minute's budget of executions started, all processors together: up to that many at"
+        " once, refilled at the rate (0: no limit)",
+        ge=0,
     )
     max_retry_attempts: int = _setting(
         3, "orders", "attempts in all for an order with transient failures", ge=1, le=20
@@ -118,7 +122,7 @@ class Settings(BaseModel):
         2_000, "projection", "events a projector commits in one transaction", ge=1, le=50_000
     )
     health_ttl_seconds: int = _setting(
-        15, "consumers", "a consumer's health key lives this long unless refreshed", ge=1
+        15, "consumers", "a consumer's heartbeat lives this long unless refreshed", ge=1
     )
 
     api_store_timeout_seconds: float = _setting(

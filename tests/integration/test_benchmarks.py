@@ -95,3 +95,26 @@ def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> N
     assert one["events"] == two["events"] == replay["events"] > 0
     assert sum(two["perProcess"]) == two["events"]
     assert replay["equalsLive"] is True
+
+
+def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
+    settings: Settings,
+) -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+    }
+    done = _run_leaving_nothing(
+        settings,
+        lambda: subprocess.run(
+            [sys.executable, "-m", "bench.order_path"], env=env, capture_output=True, timeout=120
+        ),
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    found = json.loads(done.stdout)
+    assert found["status"] == "confirmed"
+    for part in ("api/orders_commands.py", "processors/order_lifecycle.py", "eventlog/append.py"):
+        assert part in found["modules"]
+    assert "projections/orders_projection.py" in found["modules"]
+    assert found["productModules"] == len(found["modules"])
