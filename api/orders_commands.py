@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.bodies import read_json
+from api.client_identity import client_identity
 from api.order_ids import parse_order_id
 from api.resources import resources
 from api.responses import ApiError, JSONResponse, unavailable
@@ -21,14 +20,6 @@ from commands.order_intake import (
 )
 from commands.place_order import CommandRejectedError
 from eventlog.store_errors import STORES_UNAVAILABLE
-
-
-def client_identity(request: Request) -> str:
-    """Who is asking: the API key when one is sent (hashed, never kept as is), else the address."""
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
-    return "addr:" + (request.client.host if request.client else "unknown")
 
 
 async def place_order(request: Request) -> Response:
