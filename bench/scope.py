@@ -42,9 +42,10 @@ class BenchScope:
 @contextlib.contextmanager
 def bench_scope(base: Settings) -> Iterator[BenchScope]:
     """A fresh migrated schema, key prefix and port; the schema and the keys are dropped
-    afterwards."""
+    afterwards. Both are named `bench_<base key prefix>_<random>`, so that whoever started the
+    benchmark can tell its own corner from another run's."""
     database_url = base.require_database_url()
-    tag = f"bench_{uuid.uuid4().hex[:10]}"
+    tag = scope_tag_prefix(base) + uuid.uuid4().hex[:10]
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{tag}"')
     try:
@@ -66,6 +67,11 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
                 conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
         finally:
             delete_keys(base.require_redis_url(), tag)
+
+
+def scope_tag_prefix(base: Settings) -> str:
+    """The start of every schema and key prefix a benchmark run under `base` creates."""
+    return f"bench_{base.key_prefix}_"
 
 
 def delete_keys(redis_url: str, prefix: str) -> None:
