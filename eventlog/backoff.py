@@ -52,13 +52,17 @@ def while_unreachable(
     )
 
 
-def retry_line(logger: logging.Logger, what: str) -> Callable[[RetryCallState], None]:
-    """tenacity's `before_sleep`: one warning line a retry, naming `what` is waited for."""
+def retry_line(
+    logger: logging.Logger, what: str, level: int = logging.WARNING
+) -> Callable[[RetryCallState], None]:
+    """tenacity's `before_sleep`: one line a retry (a warning unless told), naming `what` is
+    waited for."""
 
     def log(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
-        logger.warning(
+        logger.log(
+            level,
             "%s unreachable (%s: %s); retry %d in %.1f s",
             what,
             type(error).__name__,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from eventlog.backoff import retry_line
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +16,7 @@ logger = logging.getLogger(__name__)
     retry=retry_if_exception_type(psycopg.OperationalError),
     stop=stop_after_delay(60),
     wait=wait_fixed(0.2),
-    before_sleep=before_sleep_log(logger, logging.INFO),
+    before_sleep=retry_line(logger, "PostgreSQL", logging.INFO),
     reraise=True,
 )
 def wait_for_postgres(url: str) -> None:
