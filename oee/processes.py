@@ -75,3 +75,13 @@ def runs_in(pid: int, executable: str, folder: Path) -> bool:
 def pids_running_in(folder: Path, executable: str) -> list[int]:
     pids = (int(entry) for entry in os.listdir("/proc") if entry.isdigit())
     return [pid for pid in pids if runs_in(pid, executable, folder)]
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot (with the pid, names one process for good);
+    None when it is gone or has exited (a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType, TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ from eventlog.settings import Settings
 from oee.embedded import EmbeddedServers
 from oee.embedded_host import EmbeddedServerError
 from oee.processes import parent_death_signal, wait_for_exit
+from oee.run_record import record_children, stop_leftover_children
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def run_up(settings: Settings) -> int:
     """Run everything until a stop signal (exit 0) or a child's death (exit 1). Main thread only."""
+    data_dir = settings.data_dir.expanduser().resolve()
     with _StopSignals() as stop, contextlib.ExitStack() as stack:
+        stop_leftover_children(data_dir, GRACE_SECONDS)
         try:
             redis_url, database_url = _servers(settings, stack)
         except EmbeddedServerError as exc:
@@ -46,7 +50,7 @@ def run_up(settings: Settings) -> int:
         # Every setting `oee up` was given reaches the children, whatever it was read from.
         urls = {"redis_url": redis_url, "database_url": database_url}
         env = os.environ | settings.model_copy(update=urls).to_environ()
-        children = stack.enter_context(_Children(env, stop))
+        children = stack.enter_context(_Children(env, stop, data_dir))
         if stop.received is not None:
             return 0
         migrate = children.spawn("migrate")
@@ -119,10 +123,12 @@ class _StopSignals:
 
 
 class _Children:
-    """Each child runs in a process group of its own and gets SIGTERM if the supervisor dies."""
+    """Each child runs in a process group of its own and gets SIGTERM if the supervisor dies; the
+    running ones are recorded in the data folder for the next start, should the kernel's signal
+    not be enough (a child that does not stop on SIGTERM)."""
 
-    def __init__(self, env: dict[str, str], stop: _StopSignals) -> None:
-        self._env, self._stop = env, stop
+    def __init__(self, env: dict[str, str], stop: _StopSignals, data_dir: Path) -> None:
+        self._env, self._stop, self._data_dir = env, stop, data_dir
         self._children: list[_Child] = []
 
     def __enter__(self) -> _Children:
@@ -146,8 +152,13 @@ class _Children:
         )
         child = _Child(name, popen, os.pidfd_open(popen.pid))
         self._children.append(child)
+        self._record()
         logger.info("started oee %s (pid %s)", name, popen.pid)
         return child
+
+    def _record(self) -> None:
+        running = [c for c in self._children if c.popen.returncode is None]
+        record_children(self._data_dir, [(c.name, c.popen.pid) for c in running])
 
     def wait_any(self, children: list[_Child], timeout: float | None) -> _Child | None:
         """The first of `children` to exit (reaped), or None on a stop signal or timeout."""
@@ -214,6 +225,7 @@ class _Children:
             _signal_group(child, signal.SIGKILL)  # whatever it left in its group
             os.close(child.pidfd)
         self._children.clear()
+        self._record()
 
 
 def api_is_healthy(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,11 +47,14 @@ def data_dir() -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def oee_up(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def oee_up(
+    data_dir: Path, port: int, extra: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """`oee up` with no server URLs in its environment; stopped on the way out if a test failed."""
     env = {name: value for name, value in os.environ.items() if name not in UNSET}
     path = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(REPO)]))
     env |= {"PORT": str(port), "OEE_DATA_DIR": str(data_dir), "PYTHONPATH": path}
+    env |= extra or {}
     with open(data_dir.with_suffix(".log"), "ab") as log:
         up = subprocess.Popen(
             [sys.executable, "-m", "oee", "up"], cwd="/tmp", env=env, stdout=log, stderr=log
@@ -189,3 +193,49 @@ def test_a_child_that_dies_stops_everything_with_a_non_zero_exit(data_dir: Path)
 
 def command_line(pid: int) -> list[bytes]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+
+
+SLOW_SWAPS = {"OEE_VENUE_SWAP_LATENCY_MIN_MS": "8000", "OEE_VENUE_SWAP_LATENCY_MAX_MS": "9000"}
+TERMINAL_EVENTS = {b"OrderConfirmed", b"OrderFailed", b"OrderCancelled", b"OrderExpired"}
+
+
+def test_a_sigkilled_oee_up_leaves_nothing_and_the_next_start_ends_its_order_once(
+    data_dir: Path,
+) -> None:
+    port = free_port()
+    with oee_up(data_dir, port, SLOW_SWAPS) as first:
+        wait_until_healthy(first, data_dir, port)
+        redis_url, _ = server_urls(data_dir)
+        order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.25"}
+        base = f"http://127.0.0.1:{port}"
+        order_id = httpx.post(f"{base}/api/orders/execute", json=order, timeout=10).json()[
+            "orderId"
+        ]
+        with redis.Redis.from_url(redis_url) as client:
+            for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.1), reraise=True):
+                with attempt:
+                    assert b"TransactionSubmitted" in event_types(client, order_id)
+        started = process_tree(first.pid)
+
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.1), reraise=True):
+            with attempt:
+                assert still_running(started) == [], output(data_dir)
+
+    with oee_up(data_dir, port, SLOW_SWAPS) as second:
+        wait_until_healthy(second, data_dir, port)
+        redis_url, _ = server_urls(data_dir)
+        with redis.Redis.from_url(redis_url) as client:
+            for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True):
+                with attempt:
+                    assert TERMINAL_EVENTS & set(event_types(client, order_id))
+            kinds = event_types(client, order_id)
+        assert sum(kind in TERMINAL_EVENTS for kind in kinds) == 1, kinds
+        assert stop_with_ctrl_c(second, data_dir) == 0, output(data_dir)
+
+
+def event_types(client: redis.Redis, order_id: str) -> list[bytes]:
+    """The types of `order_id`'s events, in log order."""
+    entries: Any = client.xrange("oee:events")
+    return [fields[b"type"] for _, fields in entries if fields[b"order_id"] == order_id.encode()]
