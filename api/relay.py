@@ -113,6 +113,10 @@ class LogRelay:
         self._running = False
         self._stopping = False
         self.catch_up_reads = asyncio.Semaphore(CATCH_UP_READS)
+        # Sockets sending a page of the whole log at once: each page's CPU is spread over loop
+        # turns, and at most this many share them, so a crowd of resuming clients never starves
+        # other requests.
+        self.catch_up_slots = asyncio.Semaphore(settings.ws_catch_up_slots)
         self.position = "0-0"  # every event up to here has been offered to the subscribers
 
     @property

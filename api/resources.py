@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from api.order_lookup import OrderLookup
 from api.relay import LogRelay
+from api.stream_admission import StreamAdmission
 from commands.order_intake import OrderIntake
 from eventlog.keys import Keys
 from eventlog.settings import Settings
@@ -25,6 +26,7 @@ class Resources:
     intake: OrderIntake
     orders: OrderLookup
     relay: LogRelay
+    streams: StreamAdmission
 
 
 def resources(connection: HTTPConnection) -> Resources:

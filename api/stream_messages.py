@@ -33,6 +33,7 @@ RELAY_FAILED = Closing(1011, "the event log is unavailable; reconnect")
 INTERNAL_ERROR = Closing(1011, "internal error; reconnect")
 INVALID_REQUEST = 4400
 ORDER_NOT_FOUND = 4404
+POSITION_EXPIRED = 4410
 SLOW_CLIENT = Closing(4008, "too slow: message buffer overflowed")
 
 

@@ -16,6 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from api.client_identity import client_identity
 from api.order_log import order_history
 from api.relay import RelayUnavailableError, Subscription
 from api.resources import resources
@@ -24,6 +25,7 @@ from api.stream_messages import (
     INVALID_REQUEST,
     ORDER_FINISHED,
     ORDER_NOT_FOUND,
+    POSITION_EXPIRED,
     RELAY_FAILED,
     SLOW_CLIENT,
     Closing,
@@ -39,12 +41,25 @@ from api.stream_messages import (
     position_key,
 )
 from eventlog.codec import Recorded
-from eventlog.reading import read_after
+from eventlog.reading import first_kept, read_after
 
 logger = logging.getLogger(__name__)
 
-CATCH_UP_PAGE = 1_000  # events per catch-up read of the whole log
+CATCH_UP_PAGE = 200  # events per catch-up read of the whole log, sent under one catch-up slot
+CATCH_UP_TURN = 25  # events sent between two turns of the event loop during a catch-up
+CATCH_UP_PAGE_SECONDS = 10.0  # a client that does not take a page in this long is too slow
 CLOSE_TIMEOUT_SECONDS = 10.0  # how long a close frame may wait behind a stalled client's backlog
+
+
+class ClosingError(Exception):
+    """Ends a session with `closing`; with an `error_code`, an error message is sent first."""
+
+    def __init__(
+        self, closing: Closing | int, error_code: str | None = None, error: str = ""
+    ) -> None:
+        super().__init__(error)
+        self.closing = closing if isinstance(closing, Closing) else Closing(closing, error)
+        self.error_code = error_code
 
 
 class StreamSession:
@@ -82,6 +97,12 @@ class StreamSession:
             closing = await self._stream_live(subscription) if subscription else None
         except WebSocketDisconnect:
             closing = None
+        except ClosingError as exc:
+            if exc.error_code is not None:
+                await refuse(self.websocket, exc.closing.code, exc.error_code, exc.closing.reason)
+                closing = None
+            else:
+                closing = exc.closing
         except RelayUnavailableError:
             closing = RELAY_FAILED
         except RedisError as exc:
@@ -124,6 +145,7 @@ class StreamSession:
             self.last = position_key(self.relay.position)
             await self._deliver(Outgoing(connected_message(None, self.relay.position, None)))
             return subscription
+        await self._check_kept(self.after)  # before `connected`: refused, not begun and ended
         await self._deliver(Outgoing(connected_message(None, self.after, self.after)))
         # Catch up without a subscription (nothing to buffer), then subscribe and read what was
         # appended meanwhile: everything after that comes from the relay.
@@ -137,14 +159,33 @@ class StreamSession:
             return await order_history(self.res, order_id)
 
     async def _send_log_after(self, after: str) -> None:
+        """Send the log after `after`, a page per catch-up slot, yielding every few events."""
         while True:
-            async with self.relay.catch_up_reads:
+            async with self.relay.catch_up_slots:
+                await self._check_kept(after)
                 page = await read_after(self.res.redis, self.res.keys, after, CATCH_UP_PAGE)
-            for recorded in page:
-                await self._deliver(event_message(recorded))
-                after = recorded.position
+                try:
+                    async with asyncio.timeout(CATCH_UP_PAGE_SECONDS):
+                        for sent, recorded in enumerate(page, start=1):
+                            await self._deliver(event_message(recorded))
+                            if sent % CATCH_UP_TURN == 0:
+                                await asyncio.sleep(0)
+                except TimeoutError:
+                    raise ClosingError(SLOW_CLIENT) from None
             if len(page) < CATCH_UP_PAGE:
                 return
+            after = page[-1].position
+
+    async def _check_kept(self, after: str) -> None:
+        """A resume point before what the log still holds cannot be served without a gap."""
+        first = await first_kept(self.res.redis, self.res.keys)
+        if first is not None and position_key(after) < position_key(first):
+            raise ClosingError(
+                POSITION_EXPIRED,
+                "POSITION_EXPIRED",
+                f"the log no longer holds the events after {after} (it starts at {first}); "
+                "reconnect without after, and read orders with GET /api/orders",
+            )
 
     async def _deliver(self, message: Outgoing) -> None:
         """Send one message; an event at or before the last one sent is skipped."""
@@ -251,6 +292,18 @@ class _StreamEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         await websocket.accept()
+        admission = resources(websocket).streams
+        client = client_identity(websocket)
+        refusal = admission.admit(client)
+        if refusal is not None:
+            await refuse(websocket, refusal.code, "TOO_MANY_STREAMS", refusal.reason)
+            return
+        try:
+            await self._serve(websocket, send)
+        finally:
+            admission.leave(client)
+
+    async def _serve(self, websocket: WebSocket, send: Send) -> None:
         order_id: uuid.UUID | None = None
         if self.one_order:
             try:

@@ -185,7 +185,13 @@ async def bench_websocket(
 ) -> dict[str, Any]:
     """Figures for `clients` sockets on /api/orders/stream/all of one API process."""
     port = free_port()
-    run = settings.model_copy(update={"key_prefix": f"bench{uuid.uuid4().hex[:8]}", "port": port})
+    streams = {  # every client is one address here
+        "ws_max_streams": max(clients, settings.ws_max_streams),
+        "ws_max_streams_per_client": max(clients, settings.ws_max_streams_per_client),
+    }
+    run = settings.model_copy(
+        update={"key_prefix": f"bench{uuid.uuid4().hex[:8]}", "port": port, **streams}
+    )
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from eventlog.codec import Recorded, decode
 from eventlog.keys import Keys
@@ -37,3 +38,16 @@ async def read_after(
     """Up to `count` events strictly after position `after` ("0" for the start)."""
     entries: Any = await redis.xrange(keys.events, min=f"({after}", max="+", count=count)
     return [decode(position, fields) for position, fields in entries]
+
+
+async def first_kept(redis: aioredis.Redis, keys: Keys) -> str | None:
+    """The oldest position the log still holds, when older entries have been removed (trimmed);
+    None while it holds every event ever appended (or holds none)."""
+    try:
+        info: Any = await redis.xinfo_stream(keys.events)
+    except ResponseError:  # no log yet
+        return None
+    if int(info["entries-added"]) <= int(info["length"]) or info["first-entry"] is None:
+        return None
+    first: bytes = info["first-entry"][0]
+    return first.decode()

@@ -151,6 +151,24 @@ class Settings(BaseModel):
     ws_unknown_order_grace_ms: int = _setting(
         500, "websocket", "how long a stream waits for an order id not yet in the log", ge=0
     )
+    ws_max_streams: int = _setting(
+        2_048,
+        "websocket",
+        "streams one API process serves at once; past it a new socket is closed with 1013",
+        ge=1,
+    )
+    ws_max_streams_per_client: int = _setting(
+        32,
+        "websocket",
+        "streams one client (API key, else address) may hold open per API process; then 1013",
+        ge=1,
+    )
+    ws_catch_up_slots: int = _setting(
+        4,
+        "websocket",
+        "sockets that catch up from the log at once per API process; the others wait their turn",
+        ge=1,
+    )
     ws_max_client_frame_bytes: int = _setting(
         4_096,
         "websocket",

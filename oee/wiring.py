@@ -77,6 +77,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     from api.order_lookup import OrderLookup
     from api.relay import LogRelay
     from api.resources import Resources
+    from api.stream_admission import StreamAdmission
     from commands.order_intake import OrderIntake
 
     redis = redis_client(settings)
@@ -92,7 +93,8 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings)
     try:
         await relay.start()
-        yield Resources(settings, keys, redis, pool, intake, OrderLookup(pool), relay)
+        streams = StreamAdmission(settings.ws_max_streams, settings.ws_max_streams_per_client)
+        yield Resources(settings, keys, redis, pool, intake, OrderLookup(pool), relay, streams)
     finally:
         await relay.stop()
         await pool.close()

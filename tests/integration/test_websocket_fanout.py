@@ -44,10 +44,11 @@ async def open_clients(stack: contextlib.AsyncExitStack, urls: list[str]) -> lis
 
 
 async def test_500_sockets_on_one_process_all_receive_each_event(
-    settings: Settings, redis: aioredis.Redis, keys: Keys
+    make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
 ) -> None:
     appender = EventAppender(redis, keys)
     order_id = await place(appender)
+    settings = make_settings(ws_max_streams_per_client=500)  # all from one address
     async with running_api(settings) as server, contextlib.AsyncExitStack() as stack:
         urls = [f"{server.ws_url}/api/orders/stream/all"] * 250
         urls += [f"{server.ws_url}/api/orders/{order_id}/stream"] * 250
@@ -138,8 +139,11 @@ async def test_clients_of_two_api_processes_see_the_same_events(
     assert seen[0][0]["orderId"] == order_id
 
 
-async def test_sockets_add_no_redis_connections(settings: Settings, redis: aioredis.Redis) -> None:
+async def test_sockets_add_no_redis_connections(
+    make_settings: MakeSettings, redis: aioredis.Redis
+) -> None:
     """One reader per process serves every socket: connections do not grow with sockets."""
+    settings = make_settings(ws_max_streams_per_client=101)  # all from one address
     async with running_api(settings) as server, contextlib.AsyncExitStack() as stack:
         pool = server.app.state.resources.redis.connection_pool
 
