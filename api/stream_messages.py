@@ -13,11 +13,9 @@ from typing import Any, NamedTuple
 import orjson
 
 from api.order_views import camel, format_time
-from eventlog.codec import Recorded
+from eventlog.codec import PositionKey, Recorded, position_key
 from schema.events import Event, Payload, public_fields
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
-
-PositionKey = tuple[int, int]
 
 
 class Closing(NamedTuple):
@@ -80,11 +78,6 @@ def parse_position(raw: str) -> tuple[str, PositionKey]:
     if key[0] >= 2**64 or key[1] >= 2**64 or key == (2**64 - 1, 2**64 - 1):
         raise InvalidPositionError(raw)
     return f"{key[0]}-{key[1]}", key
-
-
-def position_key(position: str) -> PositionKey:
-    ms, _, seq = position.partition("-")
-    return int(ms), int(seq or "0")
 
 
 def camel_case(value: Any) -> Any:

@@ -31,16 +31,14 @@ from api.stream_messages import (
     Closing,
     InvalidPositionError,
     Outgoing,
-    PositionKey,
     connected_message,
     error_message,
     event_message,
     heartbeat_message,
     parse_position,
     pong_message,
-    position_key,
 )
-from eventlog.codec import Recorded
+from eventlog.codec import PositionKey, Recorded, position_key
 from eventlog.reading import first_kept, read_after
 
 logger = logging.getLogger(__name__)

@@ -22,6 +22,15 @@ class Recorded:
     event: Event[Payload]
 
 
+PositionKey = tuple[int, int]
+
+
+def position_key(position: str) -> PositionKey:
+    """A log position (`<ms>-<seq>`) as a pair of numbers, to compare positions in log order."""
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq or "0")
+
+
 class UndecodableEntryError(ValueError):
     def __init__(self, position: str, reason: str) -> None:
         self.position = position

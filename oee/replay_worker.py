@@ -3,7 +3,8 @@ in its environment (as every child gets them). `projections.replay` starts it as
 
     python -m oee.replay_worker <schema> <part> <parts> <end> <chunk> <projection>...
 
-It prints `progress <n>` after every batch and `done <entries read>` at the end.
+It prints `progress <n>` after every batch, `skipped <json>` for each entry it could not apply,
+and `done <entries read>` at the end.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import orjson
+
 from eventlog.gc_tuning import fewer_collections
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.wiring import replay_clients
+from projections.appliable import Skipped
 from projections.replay_partition import replay_partition
 
 
@@ -22,7 +26,7 @@ def _report(count: int) -> None:
     print(f"progress {count}", flush=True)
 
 
-async def _run(settings: Settings, argv: list[str]) -> int:
+async def _run(settings: Settings, argv: list[str]) -> tuple[int, list[Skipped]]:
     schema, part, parts, end, chunk, *names = argv
     async with replay_clients(settings) as (redis, conn):
         return await replay_partition(
@@ -41,7 +45,9 @@ async def _run(settings: Settings, argv: list[str]) -> int:
 
 def main() -> None:
     with fewer_collections():
-        read = asyncio.run(_run(Settings.from_env(), sys.argv[1:]))
+        read, skipped = asyncio.run(_run(Settings.from_env(), sys.argv[1:]))
+    for entry in skipped:
+        print(f"skipped {orjson.dumps(entry.as_dict()).decode()}", flush=True)
     print(f"done {read}", flush=True)
 
 

@@ -1,6 +1,7 @@
 """Reading the log in bulk for a rebuild: XRANGE in chunks, one chunk ahead of the consumer, never
 through a consumer group. Optionally only one partition of the orders (by a hash of the order id,
 so all of an order's events, in log order, go to the same reader) and only up to a position.
+Entries a projection cannot apply are left out and listed (`projections.appliable`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from eventlog.codec import Recorded, decode
+from eventlog.codec import Recorded
 from eventlog.keys import Keys
+from projections.appliable import Skipped, decode_appliable
 
 
 def partition_of(order_id: bytes, parts: int) -> int:
@@ -40,6 +42,7 @@ class LogReader:
         self._parts = parts
         self.position = after  # the last position read
         self.read = 0  # entries read (in every partition)
+        self.skipped: list[Skipped] = []  # entries of this partition a projection cannot apply
 
     async def _fetch(self, after: str | None) -> tuple[list[Recorded], str | None, int]:
         low = "-" if after is None else f"({after}"
@@ -48,15 +51,13 @@ class LogReader:
         )
         if not entries:
             return [], after, 0
-        last = entries[-1][0].decode()
-        if self._parts == 1:
-            return [decode(p, f) for p, f in entries], last, len(entries)
-        mine = [
-            decode(p, f)
-            for p, f in entries
-            if partition_of(f.get(b"order_id", b""), self._parts) == self._part
-        ]
-        return mine, last, len(entries)
+        last, count = entries[-1][0].decode(), len(entries)
+        if self._parts > 1:
+            part, parts = self._part, self._parts
+            entries = [
+                e for e in entries if partition_of(e[1].get(b"order_id", b""), parts) == part
+            ]
+        return decode_appliable(entries, self.skipped), last, count
 
     async def chunks(self) -> AsyncIterator[list[Recorded]]:
         """Chunks until the log (or `end`) is reached; a chunk may be empty in a partition."""

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
+from projections.appliable import split_appliable
 from projections.projection import Projection, apply_batch
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ class Projector:
         self.applied = 0
 
     async def handle(self, batch: Sequence[Recorded]) -> None:
+        batch, _ = split_appliable(batch)  # each skipped one is logged
+        if not batch:
+            return
         conn = await self._connection()
         applied = await apply_batch(conn, self.projection, batch)
         self.applied += applied

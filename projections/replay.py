@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
-from eventlog.codec import Recorded
+from eventlog.codec import Recorded, position_key
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from projections.appliable import Skipped
 from projections.group_position import advance_group
 from projections.log_reader import LogReader
 from projections.progress import ProgressBar
@@ -113,10 +115,11 @@ async def replay(
         workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     try:
         reader = LogReader(redis, keys, chunk)
+        skipped: list[Skipped] = []
         last: Any = await redis.xrevrange(keys.events, count=1)
         if last:
             end = last[0][0].decode()
-            read = await _load_partitions(
+            read, skipped = await _load_partitions(
                 redis, conn, settings, schemas.rebuild, projections, workers, end, chunk, bar
             )
             reader = LogReader(redis, keys, chunk, after=end)
@@ -148,6 +151,11 @@ async def replay(
         "seconds": round(elapsed, 3),
         "eventsPerSecond": round(reader.read / elapsed, 1) if elapsed > 0 else None,
         "groups": moved,
+        # Entries left out (they do not decode, or their values cannot be kept), in log order.
+        "skipped": [
+            entry.as_dict()
+            for entry in sorted(skipped + reader.skipped, key=lambda e: position_key(e.position))
+        ],
     }
     logger.info("replay done: %s", result)
     return result
@@ -163,9 +171,9 @@ async def _load_partitions(
     end: str,
     chunk: int,
     bar: ProgressBar,
-) -> int:
+) -> tuple[int, list[Skipped]]:
     """Load the log up to `end` into the shadow tables in `workers` partitions: one here, the
-    others in worker processes; returns the entries read."""
+    others in worker processes; returns the entries read and those that could not be applied."""
     env = {
         **os.environ,
         **settings.to_environ(),  # the workers read these settings back with Settings.from_env
@@ -190,22 +198,26 @@ async def _load_partitions(
         for part in range(1, workers)
     ]
 
-    async def follow(part: int, child: asyncio.subprocess.Process) -> int:
+    async def follow(part: int, child: asyncio.subprocess.Process) -> tuple[int, list[Skipped]]:
         assert child.stdout is not None
         assert child.stderr is not None
         errors_read = asyncio.ensure_future(child.stderr.read())  # never let its pipe fill up
         read = None
+        skipped: list[Skipped] = []
         async for line in child.stdout:
-            kind, _, count = line.decode().partition(" ")
+            kind, _, value = line.decode().partition(" ")
             if kind == "progress":
-                bar.advance(int(count))
+                bar.advance(int(value))
+            elif kind == "skipped":
+                entry = orjson.loads(value)
+                skipped.append(Skipped(entry["position"], entry["orderId"], entry["reason"]))
             elif kind == "done":
-                read = int(count)
+                read = int(value)
         errors = await errors_read
         code = await child.wait()
         if code != 0 or read is None:
             raise ReplayWorkerError(part, code, errors.decode(errors="replace"))
-        return read
+        return read, skipped
 
     here = replay_partition(  # this process takes partition 0 itself, over its own connection
         redis,
@@ -224,7 +236,7 @@ async def _load_partitions(
         *(asyncio.ensure_future(follow(i, c)) for i, c in enumerate(children, start=1)),
     ]
     try:
-        counts = await asyncio.gather(*tasks)
+        results = await asyncio.gather(*tasks)
     finally:
         # One partition failed (or the replay was cancelled): stop the others too, so none goes
         # on writing into a rebuild that is about to be dropped.
@@ -235,7 +247,8 @@ async def _load_partitions(
                 child.kill()
                 await child.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return max(counts)
+    skipped = [entry for _, entries in results for entry in entries]
+    return max(read for read, _ in results), skipped
 
 
 async def _discard(conn: AsyncConnection, schemas: ShadowSchemas) -> None:

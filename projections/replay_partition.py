@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.keys import Keys
+from projections.appliable import Skipped
 from projections.log_reader import LogReader
 from projections.registry import select_projections
 from projections.shadow_tables import skip_commit_flush, use_schema
@@ -29,8 +30,9 @@ async def replay_partition(
     end: str,
     chunk: int,
     report: Callable[[int], None],
-) -> int:
-    """Load this partition's events up to `end` into `schema` over `conn`; returns entries read."""
+) -> tuple[int, list[Skipped]]:
+    """Load this partition's events up to `end` into `schema` over `conn`; returns the entries
+    read (of every partition) and this partition's entries that could not be applied."""
     projections = select_projections(names)
     await use_schema(conn, schema)
     await skip_commit_flush(conn)
@@ -43,4 +45,4 @@ async def replay_partition(
         report(len(batch))
     for load in loads:
         await load.finish(conn)
-    return reader.read
+    return reader.read, reader.skipped

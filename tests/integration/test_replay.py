@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -20,6 +22,7 @@ from oee.parts import drain_projections, run_projectors, run_replay
 from projections.orders_projection import OrdersProjection
 from projections.projection import apply_batch
 from schema.migrate import migrate
+from tests.support.factories import order_placed
 from tests.support.in_process_api import in_process_api
 from tests.support.log_reading import read_log
 from tests.support.polling import eventually
@@ -175,3 +178,39 @@ async def test_a_replay_of_a_log_missing_its_first_entries_equals_projecting_wha
     async with await psycopg.AsyncConnection.connect(reference_url, autocommit=True) as conn:
         await apply_batch(conn, OrdersProjection(), left)
     assert await tables_of(migrated.require_database_url()) == await tables_of(reference_url)
+
+
+async def test_entries_a_projection_cannot_apply_are_skipped_and_reported_live_and_in_replay(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    """A log written before intake refused such values (or by hand) may hold them: replay of the
+    rest completes and equals live, and says which entries it left out and why."""
+    appender = EventAppender(redis, keys)
+    await append_histories(appender, build_histories(120, seed=27))
+    poisoned = [
+        order_placed(slippage=Decimal("1e-17000")),  # too precise for PostgreSQL
+        order_placed(amount_in=Decimal("1e200000")),  # too large to sum exactly
+    ]
+    for event in poisoned:
+        await appender.append([event], expected_sequence=0)
+    added = await redis.xadd(
+        keys.events, {"type": "OrderPlaced", "order_id": str(uuid.uuid4()), "data": b"{not json"}
+    )
+    undecodable = added.decode() if isinstance(added, bytes) else added
+    await append_histories(appender, build_histories(30, seed=28, start=datetime.now(UTC)))
+    entries = await redis.xlen(keys.events)
+    await drain_projections(migrated)
+    url = migrated.require_database_url()
+    live = await tables_of(url)
+    assert {str(e.order_id) for e in poisoned}.isdisjoint(row[0] for row in live["orders"])
+
+    for workers in (1, 2):
+        result = await run_replay(migrated, progress=False, workers=workers, chunk=200)
+        assert await tables_of(url) == live
+        assert result["events"] == entries
+        skipped = result["skipped"]
+        assert [s["orderId"] for s in skipped[:2]] == [str(e.order_id) for e in poisoned]
+        assert skipped[2]["position"] == undecodable
+        assert "slippage has 0 digits before the point and 17000 after" in skipped[0]["reason"]
+        assert "amount_in has 200001 digits before the point" in skipped[1]["reason"]
+        assert "cannot be decoded" in skipped[2]["reason"]
