@@ -36,6 +36,11 @@ class RequestBounds:
         )
 
 
+LINGER_S = 1.0
+"""How long a refused connection is still read (and what comes discarded) before it is closed,
+unless the client closes first."""
+
+
 class _RefusedError(Exception):
     """Raised in a parser callback after the refusal is sent, to stop parsing the request."""
 
@@ -137,7 +142,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         if not answered:
             self.transport.write(self._refusal(status))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            # Closed at once, a socket with unread data is reset, and a client still sending
+            # loses the answer: end the sending side, discard what still comes, close soon.
+            self.transport.write_eof()
+            self._read_timer = self.loop.call_later(LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
 
     def _refusal(self, status: int) -> bytes:
         code, message = _REFUSALS[status]
