@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
 
 from api.dashboard import dashboard_routes
@@ -21,6 +22,7 @@ from api.resources import Resources
 from api.responses import (
     ApiError,
     api_error_handler,
+    client_gone_handler,
     http_error_handler,
     unavailable_error_handler,
     unexpected_error_handler,
@@ -61,6 +63,7 @@ def create_app(open_resources: Callable[[], AbstractAsyncContextManager[Resource
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
+            ClientDisconnect: client_gone_handler,
             **dict.fromkeys(STORES_UNAVAILABLE, unavailable_error_handler),
             Exception: unexpected_error_handler,
         },

@@ -88,6 +88,15 @@ async def unavailable_error_handler(request: Request, exc: Exception) -> Respons
     )
 
 
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    # The client went away (or was disconnected for sending too slowly) before its body was
+    # read: nobody will read this answer, and nothing went wrong in the API.
+    return JSONResponse(
+        error_body("CLIENT_DISCONNECTED", "the client disconnected before its body was read"),
+        status_code=400,
+    )
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # Starlette logs the traceback; the client gets the envelope, never an HTML page.
     return JSONResponse(error_body("INTERNAL_ERROR", "internal error"), status_code=500)

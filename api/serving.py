@@ -9,12 +9,13 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.http_protocol import bounded_http_protocol
 from eventlog.gc_tuning import SERVING_THRESHOLD, fewer_collections
 from eventlog.settings import Settings
 
 SERVER_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
-    "http": "httptools",
+    # The `http` protocol is httptools' with the request bounds: see server_options.
     # The sans-I/O protocol of `websockets`: the least CPU per message sent. Fanning out 20,000
     # messages/s to 1,000 sockets it took about 22 µs of server CPU a message, 26 KiB an idle
     # socket; uvicorn's older `websockets` protocol 26 µs and 34 KiB, `wsproto` (one more
@@ -38,6 +39,9 @@ def server_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         # read into memory; past `api_max_connections` a request is answered 503, not queued.
         "ws_max_size": settings.ws_max_client_frame_bytes,
         "limit_concurrency": settings.api_max_connections,
+        # A request's head and body must arrive in time (408), its URL and head be short enough
+        # (414, 431): a slow or oversized request cannot hold a connection for ever.
+        "http": bounded_http_protocol(settings),
         **SERVER_OPTIONS,
         **overrides,
     }

@@ -137,6 +137,27 @@ class Settings(BaseModel):
         "connections and requests one API process serves at once; beyond it a request is 503",
         ge=1,
     )
+    api_header_timeout_seconds: float = _setting(
+        10.0,
+        "api",
+        "how long a client may take to send a request's line and headers; then 408 and close",
+        gt=0,
+    )
+    api_body_timeout_seconds: float = _setting(
+        30.0,
+        "api",
+        "how long a client may take to send a request's body once its headers are in; then 408",
+        gt=0,
+    )
+    api_max_url_bytes: int = _setting(
+        8_192,
+        "api",
+        "the longest request URL (WebSocket ones too); longer is 414 and close",
+        ge=256,
+    )
+    api_max_header_bytes: int = _setting(
+        65_536, "api", "the largest request line and headers; larger is 431 and close", ge=1_024
+    )
 
     # WebSocket streams (api/streams.py).
     ws_buffer_size: int = _setting(

@@ -122,3 +122,25 @@ def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
         assert part in found["modules"]
     assert "projections/orders_projection.py" in found["modules"]
     assert found["productModules"] == len(found["modules"])
+
+
+def test_the_flood_benchmark_sees_every_flooding_socket_answered_408(settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+        "OEE_KEY_PREFIX": settings.key_prefix,
+    }
+    done = _run_leaving_nothing(
+        settings,
+        lambda: subprocess.run(
+            [sys.executable, "-m", "bench.floods", "--sockets", "50", "--header-timeout", "5"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        ),
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    figures = json.loads(done.stdout)
+    assert figures["answered_408"] == figures["sockets"] == 50
+    assert figures["flood_cleared_s"] >= 5
