@@ -7,7 +7,6 @@ never delays it), until its standard input closes; then it prints the latencies 
 from __future__ import annotations
 
 import contextlib
-import statistics
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.percentile import percentile
 from bench.scope import child_env
 
 PROBE_EVERY_SECONDS = 0.05
@@ -48,13 +48,13 @@ def probe_until_stdin_closes(base_url: str) -> dict[str, Any]:
 
 def figures(found: dict[str, Any]) -> dict[str, Any]:
     """Count, failures, p50, p99 and max of a probe's latencies."""
-    latencies = sorted(found["latencies"]) or [float("nan")]
+    latencies = found["latencies"]
     return {
-        "probes": len(found["latencies"]),
+        "probes": len(latencies),
         "failures": found["failures"],
-        "p50Ms": round(statistics.median(latencies), 1),
-        "p99Ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
-        "maxMs": round(latencies[-1], 1),
+        "p50Ms": round(percentile(latencies, 0.5), 1),
+        "p99Ms": round(percentile(latencies, 0.99), 1),
+        "maxMs": round(max(latencies), 1),
     }
 
 

@@ -144,3 +144,28 @@ def test_the_flood_benchmark_sees_every_flooding_socket_answered_408(settings: S
     figures = json.loads(done.stdout)
     assert figures["answered_408"] == figures["sockets"] == 50
     assert figures["flood_cleared_s"] >= 5
+
+
+def test_the_websocket_flood_benchmark_refuses_past_the_bound_and_completes_every_catch_up(
+    settings: Settings,
+) -> None:
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+        "OEE_KEY_PREFIX": settings.key_prefix,
+    }
+    command = [sys.executable, "-m", "bench.websocket_floods", "--sockets", "60"]
+    command += ["--catch-up", "10", "--orders", "10", "--json"]
+    done = _run_leaving_nothing(
+        settings, lambda: subprocess.run(command, env=env, capture_output=True, timeout=180)
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    figures = json.loads(done.stdout)
+    default_bound = Settings.model_fields["ws_max_streams_per_client"].default
+    assert figures["streamFlood"]["outcomes"] == {
+        "connected": default_bound,
+        "TOO_MANY_STREAMS": 60 - default_bound,
+    }
+    assert figures["catchUpFlood"]["complete"] == 10
+    assert figures["streamFlood"]["health"]["failures"] == 0
