@@ -8,9 +8,11 @@ from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
 
+from api.auth import AuthMiddleware
 from api.dashboard import dashboard_routes
 from api.health_endpoint import health
 from api.metrics import api_metrics, prometheus_metrics
@@ -60,6 +62,7 @@ def create_app(open_resources: Callable[[], AbstractAsyncContextManager[Resource
     return Starlette(
         routes=build_routes(),
         lifespan=lifespan,
+        middleware=[Middleware(AuthMiddleware)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

@@ -4,14 +4,15 @@ that is kept per client.
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import HTTPConnection
+
+from api.auth import caller_of, client_id_of
 
 
 def client_identity(connection: HTTPConnection) -> str:
-    """The API key when one is sent (hashed, never kept as is), else the peer's address."""
-    api_key = connection.headers.get("x-api-key")
-    if api_key:
-        return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+    """The client its API key names (`client:<name>`); with keys off, the peer's address
+    (`addr:<ip>`: behind a proxy named in `OEE_TRUSTED_PROXIES`, the address it forwards)."""
+    caller = caller_of(connection)
+    if caller is not None:
+        return client_id_of(caller)
     return "addr:" + (connection.client.host if connection.client else "unknown")

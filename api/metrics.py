@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import caller_of, client_id_of, require_operator
 from api.metrics_readings import (
     LATENCY_BUCKET,
     LATENCY_SUM,
@@ -85,7 +86,10 @@ def queue_figures(orders: dict[str, int], awaiting_retry: int) -> dict[str, int]
 
 
 async def api_metrics(request: Request) -> Response:
-    readings = await read_metrics(resources(request))
+    """Every order's figures; a client with a key (not an operator's) gets its own orders' only."""
+    caller = caller_of(request)
+    own = None if caller is None or caller.admin else client_id_of(caller)
+    readings = await read_metrics(resources(request), own)
     orders = order_figures(readings)
     body: dict[str, Any] = {
         "success": True,
@@ -170,6 +174,7 @@ def _label(bound: float) -> str:
 
 
 async def prometheus_metrics(request: Request) -> Response:
+    require_operator(request)
     readings = await read_metrics(resources(request))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ReadingsCollector(readings))

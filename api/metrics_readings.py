@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from api.resources import Resources
 from eventlog.consumer_health import group_statuses
@@ -27,8 +28,14 @@ SELECT
     count(*) FILTER (WHERE confirmed_at >= now() - interval '60 seconds') AS last_minute
 FROM (
     SELECT confirmed_at, extract(epoch FROM confirmed_at - created_at) * 1000 AS elapsed_ms
-    FROM orders WHERE confirmed_at >= now() - make_interval(secs => %s)
+    FROM orders WHERE confirmed_at >= now() - make_interval(secs => %s) {client}
 ) AS recent
+"""
+# One client's orders by status (API keys on: a client's metrics count its own orders only).
+_CLIENT_STATUSES = """
+SELECT status, count(*),
+    count(*) FILTER (WHERE status = 'routing' AND last_event_type = 'AttemptFailed')
+FROM orders WHERE client_id = %s GROUP BY status
 """
 
 
@@ -58,17 +65,18 @@ class MetricsReadings:
         return {label: value for (n, label), value in self.counters.items() if n == name}
 
 
-async def read_metrics(res: Resources) -> MetricsReadings:
+async def read_metrics(res: Resources, client_id: str | None = None) -> MetricsReadings:
+    """Every order's figures, or with `client_id` only that client's (and nothing of the log or
+    its consumers: those are the operators')."""
+    if client_id is not None:
+        return await _read_client_metrics(res, client_id)
     readings = MetricsReadings()
     async with res.pool.connection() as conn:
         cursor = await conn.execute("SELECT name, label, value FROM metric_counters")
         readings.counters = {(name, label): value for name, label, value in await cursor.fetchall()}
-        cursor = await conn.execute(_LATENCY, (LATENCY_WINDOW_SECONDS,))
+        cursor = await conn.execute(_LATENCY.format(client=""), (LATENCY_WINDOW_SECONDS,))
         row = await cursor.fetchone()
-    if row is not None:
-        p50, p99, readings.confirmed_in_window, readings.confirmed_last_minute = row
-        readings.latency_p50_ms = None if p50 is None else round(float(p50), 3)
-        readings.latency_p99_ms = None if p99 is None else round(float(p99), 3)
+    _set_latency(readings, row)
     stream, dead_letters = res.keys.events, res.keys.dead_letters
     async with res.redis.pipeline(transaction=False) as pipe:
         pipe.xlen(stream)
@@ -81,3 +89,25 @@ async def read_metrics(res: Resources) -> MetricsReadings:
         for group in await group_statuses(res.redis, res.keys)
     }
     return readings
+
+
+async def _read_client_metrics(res: Resources, client_id: str) -> MetricsReadings:
+    readings = MetricsReadings()
+    async with res.pool.connection() as conn:
+        cursor = await conn.execute(_CLIENT_STATUSES, (client_id,))
+        for status, count, awaiting_retry in await cursor.fetchall():
+            readings.counters[(ORDERS_IN_STATUS, status)] = Decimal(count)
+            previous = readings.counters.get((ORDERS_AWAITING_RETRY, ""), Decimal(0))
+            readings.counters[(ORDERS_AWAITING_RETRY, "")] = previous + awaiting_retry
+        latency = _LATENCY.format(client="AND client_id = %s")
+        cursor = await conn.execute(latency, (LATENCY_WINDOW_SECONDS, client_id))
+        row = await cursor.fetchone()
+    _set_latency(readings, row)
+    return readings
+
+
+def _set_latency(readings: MetricsReadings, row: tuple[Any, ...] | None) -> None:
+    if row is not None:
+        p50, p99, readings.confirmed_in_window, readings.confirmed_last_minute = row
+        readings.latency_p50_ms = None if p50 is None else round(float(p50), 3)
+        readings.latency_p99_ms = None if p99 is None else round(float(p99), 3)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from api.resources import Resources
+from starlette.requests import HTTPConnection
+
+from api.auth import may_see, sees_everything
+from api.resources import Resources, resources
 from eventlog.codec import Recorded
-from eventlog.reading import order_sequence, read_order
+from eventlog.reading import order_sequence, read_first, read_order
 from schema.order_state import OrderState, fold
 
 
@@ -19,6 +22,22 @@ async def order_history(res: Resources, order_id: uuid.UUID) -> list[Recorded]:
 def state_of(history: list[Recorded]) -> OrderState | None:
     """The order's state folded from its history; None for an unknown order."""
     return fold(recorded.event for recorded in history)
+
+
+async def placed_by(res: Resources, order_id: uuid.UUID) -> str | None:
+    """The client that placed the order, from its first event; None for an unknown order (or
+    one placed before owners were recorded)."""
+    first = await read_first(res.redis, res.keys, order_id)
+    state = fold([first.event]) if first is not None else None
+    return state.client_id if state is not None else None
+
+
+async def owns(connection: HTTPConnection, order_id: uuid.UUID) -> bool:
+    """Whether the caller may see (and cancel) the order: an operator or keys off always; a
+    client only its own."""
+    if sees_everything(connection):
+        return True
+    return may_see(connection, await placed_by(resources(connection), order_id))
 
 
 async def logged_events(res: Resources, order_id: uuid.UUID) -> int:

@@ -18,7 +18,7 @@ from schema.read_model_columns import JSON_COLUMNS, ORDER_VIEW_FIELDS
 # Every column the order view needs (jsonb as text: orjson parses it faster than the driver).
 ORDER_VIEW_SELECT = ", ".join(
     f"{column}::text AS {column}" if column in JSON_COLUMNS else column
-    for column in (*ORDER_VIEW_FIELDS, "last_position")
+    for column in (*ORDER_VIEW_FIELDS, "last_position", "client_id")
 )
 _ORDERS_BY_ID = f"SELECT {ORDER_VIEW_SELECT} FROM orders WHERE id = ANY(%s)"
 

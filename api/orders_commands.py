@@ -8,6 +8,7 @@ from starlette.responses import Response
 from api.bodies import read_json
 from api.client_identity import client_identity
 from api.order_ids import parse_order_id
+from api.order_log import owns
 from api.resources import resources
 from api.responses import ApiError, JSONResponse, unavailable
 from commands.idempotency import InvalidIdempotencyKeyError
@@ -83,6 +84,8 @@ async def place_order(request: Request) -> Response:
 async def cancel_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
+    if not await owns(request, order_id):
+        raise ApiError(404, "ORDER_NOT_FOUND", f"order {order_id} not found")
     try:
         cancelled = await res.intake.cancel(order_id)
     except OrderNotFoundError:

@@ -22,8 +22,9 @@ import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import caller_of, client_id_of, may_see
 from api.order_ids import parse_order_id
-from api.order_log import logged_events, order_history, state_of
+from api.order_log import logged_events, order_history, owns, state_of
 from api.order_lookup import ORDER_VIEW_SELECT, fetch_rows
 from api.order_views import render_event_row, render_order_row, render_recorded, render_state
 from api.resources import resources
@@ -80,9 +81,11 @@ async def get_order(request: Request) -> Response:
     wait = res.settings.api_store_timeout_seconds
     row = await _unless_unreachable(res.orders.get(order_id), order_id, wait)
     if row is not None:
+        if not may_see(request, row["client_id"]):
+            raise _not_found(order_id)
         return JSONResponse({"success": True, "order": render_order_row(row)})
     state = state_of(await order_history(res, order_id))
-    if state is None:
+    if state is None or not may_see(request, state.client_id):
         raise _not_found(order_id)
     return JSONResponse({"success": True, "order": render_state(state)})
 
@@ -101,7 +104,7 @@ async def get_order_events(request: Request) -> Response:
         events = [render_event_row(row) for row in rows]
     else:
         events = [render_recorded(r) for r in await order_history(res, order_id)]
-    if not events:
+    if not events or not await owns(request, order_id):
         raise _not_found(order_id)
     return JSONResponse({"success": True, "orderId": str(order_id), "events": events})
 
@@ -160,6 +163,10 @@ async def list_orders(request: Request) -> Response:
         if raw is not None:
             conditions.append(f"{column} = %s")
             params.append(_filter_value(name, raw))
+    caller = caller_of(request)
+    if caller is not None and not caller.admin:  # a client lists its own orders only
+        conditions.append("client_id = %s")
+        params.append(client_id_of(caller))
     cursor = query.get("cursor")
     if cursor:
         conditions.append("(created_at, id) < (%s, %s)")

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
+from api.auth import KeyRing
 from api.order_lookup import OrderLookup
 from api.relay import LogRelay
 from api.stream_admission import StreamAdmission
@@ -27,6 +28,7 @@ class Resources:
     orders: OrderLookup
     relay: LogRelay
     streams: StreamAdmission
+    key_ring: KeyRing
 
 
 def resources(connection: HTTPConnection) -> Resources:

@@ -49,6 +49,12 @@ class Keys:
         expires, so finding the live ones is one range read, never a scan of the keyspace."""
         return f"{self.prefix}:heartbeats"
 
+    @property
+    def api_keys(self) -> str:
+        """The API keys made with `oee keys`: a hash from each key's SHA-256 (hex) to its record
+        (id, client, admin, created, revoked); never the key itself."""
+        return f"{self.prefix}:api-keys"
+
     def idempotency(self, client_id: str, key: str) -> str:
         return f"{self.prefix}:idempotency:{client_id}:{key}"
 

@@ -27,6 +27,15 @@ async def read_order(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> 
     return [decode(*entries[0]) for entries in found if entries]
 
 
+async def read_first(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> Recorded | None:
+    """The order's first event (its placement); None for an unknown order."""
+    position: Any = await redis.lindex(keys.order_positions(order_id), 0)
+    if position is None:
+        return None
+    entries: Any = await redis.xrange(keys.events, min=position, max=position)
+    return decode(*entries[0]) if entries else None
+
+
 async def order_sequence(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> int:
     """The order's current sequence: how many events it has (0 for an unknown order)."""
     return int(await redis.llen(keys.order_positions(order_id)))

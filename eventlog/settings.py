@@ -13,7 +13,16 @@ from typing import Any
 from urllib.parse import quote
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from eventlog.key_pairs import parse_key_pairs
 
 
 class SettingsError(ValueError):
@@ -131,6 +140,20 @@ class Settings(BaseModel):
         "how long a request waits for PostgreSQL before answering 503 (one order: from the log)",
         gt=0,
     )
+    api_keys: SecretStr = _setting(
+        SecretStr(""),
+        "api",
+        "client:key pairs, comma-separated; with any key (here or from `oee keys`) every"
+        " endpoint but /health, /openapi.json and the dashboard page needs one",
+    )
+    admin_api_keys: SecretStr = _setting(
+        SecretStr(""),
+        "api",
+        "client:key pairs of operators: they see every client's orders and the operator endpoints",
+    )
+    api_keys_refresh_seconds: float = _setting(
+        5.0, "api", "how soon a key made or revoked with `oee keys` takes effect in the API", gt=0
+    )
     api_max_connections: int = _setting(
         4_096,
         "api",
@@ -197,6 +220,20 @@ class Settings(BaseModel):
         ge=128,
     )
 
+    @field_validator("api_keys", "admin_api_keys")
+    @classmethod
+    def _key_pairs(cls, value: SecretStr) -> SecretStr:
+        parse_key_pairs(value.get_secret_value())
+        return value
+
+    def key_pairs(self) -> list[tuple[str, str, bool]]:
+        """The keys given in the settings: (client, key, admin)."""
+        return [
+            (client, key, admin)
+            for admin, field in ((False, "api_keys"), (True, "admin_api_keys"))
+            for client, key in parse_key_pairs(getattr(self, field).get_secret_value())
+        ]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables; `overrides` win over the environment.
@@ -224,7 +261,7 @@ class Settings(BaseModel):
         """These settings as the environment variables `from_env` reads back: the one way a
         child process is given its settings. An unset value is an empty variable."""
         return {
-            env_name(field): "" if value is None else str(value)
+            env_name(field): "" if value is None else _plain(value)
             for field, value in self.model_dump().items()
         }
 
@@ -239,7 +276,13 @@ class Settings(BaseModel):
         return self.database_url
 
 
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
 _ENV_NAMES = {
+    "api_keys": "API_KEYS",
+    "admin_api_keys": "ADMIN_API_KEYS",
     "host": "HOST",
     "port": "PORT",
     "redis_url": "REDIS_URL",

@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.suites import add_bench_parser
 from eventlog.settings import SETTING_GROUPS, Settings, SettingsError, env_name, settings_by_group
 from eventlog.store_errors import STORES_UNAVAILABLE
+from oee.keys_command import add_keys_parser
 from oee.runtime import configure_logging, run_until_signalled
 from projections.registry import PROJECTIONS
 
@@ -66,6 +67,12 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from oee.keys_command import run_keys
+
+    return asyncio.run(run_keys(settings, args))
+
+
 def _health(settings: Settings, args: argparse.Namespace) -> int:
     from oee.liveness_probe import check_health
 
@@ -88,6 +95,7 @@ _READS: dict[str, tuple[str, ...]] = {
     "migrate": ("database_url", "logging"),
     "replay": ("stores", "logging", "projection"),
     "health": ("redis_url", "key_prefix", "logging"),
+    "keys": ("redis_url", "key_prefix", "data_dir"),
     "bench": tuple(SETTING_GROUPS),
 }
 
@@ -153,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROJECTION",
         help=f"projections to rebuild, of: {', '.join(PROJECTIONS)} (default: all)",
     )
+    add_keys_parser(command("keys", "make, list and revoke API keys"))
     health = command("health", "exit 0 when GROUP has a live consumer on this host")
     health.add_argument("group", help="consumer group, e.g. execution or projection:orders")
     health.add_argument("--anywhere", action="store_true", help="accept a consumer on any host")
@@ -179,6 +188,7 @@ _COMMANDS = {
     "migrate": _migrate,
     "replay": _replay,
     "health": _health,
+    "keys": _keys,
     "bench": _bench,
 }
 

@@ -74,6 +74,7 @@ def consumer_config(
 @contextlib.asynccontextmanager
 async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Everything one API process holds open, opened here and closed on the way out."""
+    from api.auth import KeyRing
     from api.order_lookup import OrderLookup
     from api.relay import LogRelay
     from api.resources import Resources
@@ -94,7 +95,10 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     try:
         await relay.start()
         streams = StreamAdmission(settings.ws_max_streams, settings.ws_max_streams_per_client)
-        yield Resources(settings, keys, redis, pool, intake, OrderLookup(pool), relay, streams)
+        key_ring = KeyRing(redis, keys, settings)
+        yield Resources(
+            settings, keys, redis, pool, intake, OrderLookup(pool), relay, streams, key_ring
+        )
     finally:
         await relay.stop()
         await pool.close()

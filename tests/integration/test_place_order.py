@@ -175,22 +175,43 @@ async def test_an_unusable_idempotency_key_is_refused(api: httpx.AsyncClient) ->
 async def test_the_intake_limit_answers_429_with_retry_after(
     make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
 ) -> None:
-    settings = make_settings(intake_rate_limit_per_minute=3)
+    alice, bob = {"X-API-Key": "alice-key-0123456789"}, {"X-API-Key": "bob-key-0123456789"}
+    settings = make_settings(
+        intake_rate_limit_per_minute=3,
+        api_keys=f"alice:{alice['X-API-Key']},bob:{bob['X-API-Key']}",
+    )
     migrate(settings.require_database_url())
     async with in_process_api(settings) as client:
         statuses = [
-            (await client.post("/api/orders/execute", json=GOOD)).status_code for _ in range(3)
+            (await client.post("/api/orders/execute", json=GOOD, headers=alice)).status_code
+            for _ in range(3)
         ]
-        limited = await client.post("/api/orders/execute", json=GOOD)
-        other_client = await client.post(
-            "/api/orders/execute", json=GOOD, headers={"X-API-Key": "another-client"}
-        )
+        limited = await client.post("/api/orders/execute", json=GOOD, headers=alice)
+        other_client = await client.post("/api/orders/execute", json=GOOD, headers=bob)
     assert statuses == [202, 202, 202]
     assert limited.status_code == 429
     assert limited.json()["code"] == "RATE_LIMITED"
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert other_client.status_code == 202
     assert await _log_length(redis, keys) == 4
+
+
+async def test_with_keys_off_a_client_cannot_escape_the_intake_limit_by_naming_itself(
+    make_settings: MakeSettings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    settings = make_settings(intake_rate_limit_per_minute=2)
+    migrate(settings.require_database_url())
+    async with in_process_api(settings) as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/orders/execute", json=GOOD, headers={"X-API-Key": f"label-{n}"}
+                )
+            ).status_code
+            for n in range(4)
+        ]
+    assert statuses == [202, 202, 429, 429]  # the client is its address, whatever it sends
+    assert await _log_length(redis, keys) == 2
 
 
 async def test_a_pending_order_is_cancelled_once_and_a_retried_cancel_gets_the_same_answer(

@@ -34,9 +34,33 @@ async def without_postgres(
 async def without_redis(
     make_settings: MakeSettings, migrated: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    """The API with Redis on a closed port, called with a key from the settings (known without
+    Redis, so requests reach the endpoints)."""
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", api_keys=f"tester:{TEST_KEY}"
+    )
     async with in_process_api(settings) as client:
+        client.headers["Authorization"] = f"Bearer {TEST_KEY}"
         yield client
+
+
+TEST_KEY = "test-key-0123456789"
+
+
+async def test_without_redis_and_no_key_in_the_settings_requests_are_503_not_accepted(
+    make_settings: MakeSettings, migrated: Settings
+) -> None:
+    """Keys made with `oee keys` live in Redis: without it the API cannot tell whether keys are
+    on, so it serves nothing but the open endpoints (never everything to everyone)."""
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
+    async with in_process_api(settings) as client:
+        for answer in (
+            await client.post("/api/orders/execute", json=order),
+            await client.get("/api/orders"),
+        ):
+            _assert_unavailable(answer)
+            assert "not accepted" in answer.json()["error"]
 
 
 def _assert_unavailable(response: httpx.Response) -> None:
@@ -98,10 +122,14 @@ async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accep
     make_settings: MakeSettings, migrated: Settings
 ) -> None:
     settings = make_settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0", intake_rate_limit_per_minute=100
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        intake_rate_limit_per_minute=100,
+        api_keys=f"tester:{TEST_KEY}",
     )
     order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
     async with in_process_api(settings) as client:
-        answer = await client.post("/api/orders/execute", json=order)
+        answer = await client.post(
+            "/api/orders/execute", json=order, headers={"Authorization": f"Bearer {TEST_KEY}"}
+        )
     _assert_unavailable(answer)  # the rate limit's check failed first: safe to retry
     assert "not accepted" in answer.json()["error"]

@@ -30,7 +30,7 @@ from tests.support.websocket_harness import (
 
 @contextlib.asynccontextmanager
 async def stream(url: str, api_key: str) -> AsyncIterator[ClientConnection]:
-    """A socket on `url` sent as the client `api_key`."""
+    """A socket on `url` with `api_key` (keys off: ignored, the client is the address)."""
     headers = {"X-API-Key": api_key}
     async with connect(url, additional_headers=headers, open_timeout=RECEIVE_TIMEOUT) as ws:
         yield ws
@@ -39,23 +39,25 @@ async def stream(url: str, api_key: str) -> AsyncIterator[ClientConnection]:
 async def test_a_client_past_its_stream_limit_is_told_to_try_later_and_others_are_not(
     make_settings: MakeSettings,
 ) -> None:
-    async with running_api(make_settings(ws_max_streams_per_client=3)) as server:
+    alice, bob = "alice-key-0123456789", "bob-key-0123456789"
+    settings = make_settings(ws_max_streams_per_client=3, api_keys=f"alice:{alice},bob:{bob}")
+    async with running_api(settings) as server:
         url = f"{server.ws_url}/api/orders/stream/all"
         async with contextlib.AsyncExitStack() as held:
-            first = [await held.enter_async_context(stream(url, "alice")) for _ in range(3)]
+            first = [await held.enter_async_context(stream(url, alice)) for _ in range(3)]
             for ws in first:
                 assert (await receive(ws))["type"] == "connected"
 
-            async with stream(url, "alice") as refused:
+            async with stream(url, alice) as refused:
                 code, reason, messages = await closed_with(refused)
             assert (code, reason) == (1013, "this client has 3 streams open")
             assert [m["code"] for m in messages] == ["TOO_MANY_STREAMS"]
 
-            async with stream(url, "bob") as other:
+            async with stream(url, bob) as other:
                 assert (await receive(other))["type"] == "connected"
 
             await first[0].close()
-            async with stream(url, "alice") as again:  # a place was given back
+            async with stream(url, alice) as again:  # a place was given back
                 assert (await receive(again))["type"] == "connected"
 
 
