@@ -49,8 +49,9 @@ class Keys:
         expires, so finding the live ones is one range read, never a scan of the keyspace."""
         return f"{self.prefix}:heartbeats"
 
-    def idempotency(self, client_id: str, key: str) -> str:
-        return f"{self.prefix}:idempotency:{client_id}:{key}"
+    def idempotency(self, client_id: str, key_digest: str) -> str:
+        """A client's claim of an Idempotency-Key, named by the key's digest: never the key."""
+        return f"{self.prefix}:idempotency:{client_id}:{key_digest}"
 
     @property
     def intake_limits(self) -> str:
