@@ -3,13 +3,14 @@ app's lifespan, closed at shutdown."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from api.auth import KeyRing
+from api.health_reports import HealthReports
 from api.order_lookup import OrderLookup
 from api.relay import LogRelay
 from api.stream_admission import StreamAdmission
@@ -29,6 +30,7 @@ class Resources:
     relay: LogRelay
     streams: StreamAdmission
     key_ring: KeyRing
+    health: HealthReports = field(default_factory=HealthReports)
 
 
 def resources(connection: HTTPConnection) -> Resources:

@@ -42,6 +42,11 @@ def server_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         # A request's head and body must arrive in time (408), its URL and head be short enough
         # (414, 431): a slow or oversized request cannot hold a connection for ever.
         "http": bounded_http_protocol(settings),
+        # X-Forwarded-For is believed only from the proxies named in OEE_TRUSTED_PROXIES (then
+        # the client's address, which every per-client limit counts by, is the one it names);
+        # by default from no one, so a client cannot choose the address it is counted under.
+        "proxy_headers": bool(settings.trusted_proxy_list),
+        "forwarded_allow_ips": settings.trusted_proxy_list,
         **SERVER_OPTIONS,
         **overrides,
     }

@@ -2,6 +2,10 @@
 
 The key is claimed atomically with the append of `OrderPlaced` (see eventlog.append.Claim), so two
 concurrent requests with one key can never both place an order.
+
+Nothing stored holds the key a client sent: the log's `OrderPlaced` and the claim's Redis key both
+keep its digest (`key_digest`). A client's key may be a secret of its own (a request id, an account
+reference), and the log outlives the claim by far.
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ def check_key(key: str) -> str:
             "Idempotency-Key must be 1 to 255 visible ASCII characters"
         )
     return key
+
+
+def key_digest(key: str) -> str:
+    """What the engine keeps of a client's Idempotency-Key: its SHA-256, in hex."""
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
 
 
 def fingerprint(command: PlaceOrder) -> str:

@@ -12,7 +12,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from commands.idempotency import KEY_TTL_SECONDS, IdempotencyRecord, check_key, fingerprint
+from commands.idempotency import (
+    KEY_TTL_SECONDS,
+    IdempotencyRecord,
+    check_key,
+    fingerprint,
+    key_digest,
+)
 from commands.intake_limit import IntakeLimit
 from commands.place_order import decide_place_order, parse_place_order
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
@@ -86,21 +92,20 @@ class OrderIntake:
 
     async def place(self, body: Any, *, client_id: str, idempotency_key: str | None) -> Placed:
         command = parse_place_order(body)
-        if idempotency_key is not None:
-            check_key(idempotency_key)
+        digest = None if idempotency_key is None else key_digest(check_key(idempotency_key))
         await self.limit.check(client_id)
         event = decide_place_order(
             command,
             default_slippage=self._settings.slippage_tolerance,
             client_id=client_id,
-            idempotency_key=idempotency_key,
+            idempotency_key_digest=digest,
             correlation_id=uuid.uuid4(),
         )
         claim = None
-        if idempotency_key is not None:
+        if digest is not None:
             record = IdempotencyRecord(event.order_id, fingerprint(command))
             claim = Claim(
-                self._keys.idempotency(client_id, idempotency_key), record.encode(), KEY_TTL_SECONDS
+                self._keys.idempotency(client_id, digest), record.encode(), KEY_TTL_SECONDS
             )
         try:
             result = await self._appender.append([event], expected_sequence=0, claim=claim)

@@ -194,10 +194,11 @@ def decide_place_order(
     *,
     default_slippage: Decimal,
     client_id: str | None,
-    idempotency_key: str | None,
+    idempotency_key_digest: str | None,
     correlation_id: uuid.UUID,
 ) -> Event[OrderPlaced]:
-    """The event that placing this order records: a new order at sequence 1."""
+    """The event that placing this order records: a new order at sequence 1. The log keeps the
+    digest of the client's Idempotency-Key (commands.idempotency.key_digest), never the key."""
     slippage = default_slippage if command.slippage is None else command.slippage
     return new_event(
         OrderPlaced(
@@ -208,7 +209,7 @@ def decide_place_order(
             slippage=slippage,
             limit_price=command.limit_price,
             client_id=client_id,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key_digest,
         ),
         order_id=uuid.uuid4(),
         sequence=1,

@@ -55,8 +55,9 @@ class Keys:
         (id, client, admin, created, revoked); never the key itself."""
         return f"{self.prefix}:api-keys"
 
-    def idempotency(self, client_id: str, key: str) -> str:
-        return f"{self.prefix}:idempotency:{client_id}:{key}"
+    def idempotency(self, client_id: str, key_digest: str) -> str:
+        """A client's claim of an Idempotency-Key, named by the key's digest: never the key."""
+        return f"{self.prefix}:idempotency:{client_id}:{key_digest}"
 
     @property
     def intake_limits(self) -> str:

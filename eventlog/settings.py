@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +60,12 @@ class Settings(BaseModel):
     # Where things are.
     host: str = _setting("127.0.0.1", "server", "address the API listens on")
     port: int = _setting(3000, "server", "port the API listens on", ge=0, le=65535)
+    trusted_proxies: str = _setting(
+        "",
+        "server",
+        "comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For names the"
+        " client; empty: no proxy is trusted and the client is the peer address",
+    )
     redis_url: str | None = _setting(
         None,
         "stores",
@@ -233,6 +240,22 @@ class Settings(BaseModel):
             for admin, field in ((False, "api_keys"), (True, "admin_api_keys"))
             for client, key in parse_key_pairs(getattr(self, field).get_secret_value())
         ]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return ",".join(entries)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies' addresses and networks; empty when none is trusted."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -16,6 +16,7 @@ from oee.embedded_host import (
     free_server_port,
     lock_data_dir,
     require_packages,
+    settle_data_dir_mode,
 )
 from oee.embedded_postgres import (
     account_for_root,
@@ -62,9 +63,10 @@ class EmbeddedServers:
         """Start the missing servers; return `(redis_url, database_url)` once both answer."""
         if self._lock_fd is not None:
             raise EmbeddedServerError(f"the servers in {self.data_dir} are already started")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        as_root = self._postgres in self._wanted and os.geteuid() == 0
+        settle_data_dir_mode(self.data_dir, traversable=as_root)
         account: pwd.struct_passwd | None = None
-        if self._postgres in self._wanted and os.geteuid() == 0:
+        if as_root:
             account = account_for_root(self.data_dir)
         launcher = Launcher(account, self._stop_with_owner, self._timeout)
         self._lock_fd = lock_data_dir(self.data_dir)

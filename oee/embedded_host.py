@@ -44,6 +44,28 @@ class PrivateFolderError(EmbeddedServerError):
     """PostgreSQL's unprivileged user could reach the data folder only if a folder were opened."""
 
 
+def make_data_dir(data_dir: Path) -> None:
+    """The data folder, made private (0700) when it is created; missing parents get the usual
+    mode."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def settle_data_dir_mode(data_dir: Path, *, traversable: bool) -> None:
+    """Create the data folder 0700, and bring an existing one of ours (empty, or holding our
+    state: earlier versions left it 0755) to 0700; 0701 when `traversable`, so PostgreSQL's
+    unprivileged user can pass through it (x, no listing) when the owner is root. Another folder's
+    mode is never touched. The change is made in one step: a running server never loses its way."""
+    make_data_dir(data_dir)
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    wanted = (mode & ~0o077) | (stat.S_IXOTH if traversable else 0)
+    if mode != wanted and is_our_data_dir(data_dir):
+        data_dir.chmod(wanted)
+
+
+def is_our_data_dir(data_dir: Path) -> bool:
+    return (data_dir / STATE_FILE).exists() or not any(data_dir.iterdir())
+
+
 def lock_data_dir(data_dir: Path) -> int:
     fd = os.open(data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:

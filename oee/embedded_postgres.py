@@ -9,7 +9,6 @@ import logging
 import os
 import pwd
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 from signal import SIGINT, SIGQUIT
@@ -19,7 +18,6 @@ import psycopg
 from psycopg import sql
 
 from oee.embedded_host import (
-    STATE_FILE,
     EmbeddedServerError,
     check_reachable,
     log_tail,
@@ -46,19 +44,9 @@ def has_postgres_data(server: ServerProcess) -> bool:
 def account_for_root(data_dir: Path) -> pwd.struct_passwd:
     """The account PostgreSQL runs as when the owner is root; refuses folders it cannot reach."""
     account = service_account()
-    _open_for_traversal(data_dir)
     check_reachable(data_dir, account)
     check_reachable(postgres_bin(), account)
     return account
-
-
-def _open_for_traversal(data_dir: Path) -> None:
-    """Let PostgreSQL's user pass through the data folder (x, no listing; files inside are
-    private) when the folder is ours: empty, or already holding our state. Never another one."""
-    mode = data_dir.stat().st_mode
-    is_ours = (data_dir / STATE_FILE).exists() or not any(data_dir.iterdir())
-    if not mode & stat.S_IXOTH and is_ours:
-        data_dir.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 def remove_stale_pid_file(server: ServerProcess) -> None:

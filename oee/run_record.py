@@ -12,7 +12,7 @@ import os
 import signal
 from pathlib import Path
 
-from oee.embedded_host import write_private
+from oee.embedded_host import make_data_dir, write_private
 from oee.processes import start_time, stop_process
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def record_children(data_dir: Path, children: list[Child]) -> None:
         for name, pid in [("up", os.getpid()), *children]
         if (started := start_time(pid)) is not None
     ]
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(data_dir)
     temporary = data_dir / f".{RECORD_FILE}.tmp"
     write_private(temporary, json.dumps(entries, indent=2))
     temporary.replace(data_dir / RECORD_FILE)

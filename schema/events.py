@@ -32,6 +32,8 @@ class OrderPlaced(Payload):
     limit_price: Decimal | None = None
     expires_at: AwareDatetime | None = None
     client_id: str | None = None
+    # The SHA-256 (hex) of the client's Idempotency-Key; logs written before it was hashed may
+    # hold the key itself. Nothing reads it back: the claim in Redis decides replays.
     idempotency_key: str | None = None
 
 

@@ -143,6 +143,31 @@ def test_a_second_owner_of_the_same_data_folder_is_refused(data_dir: Path) -> No
         assert time.monotonic() - started < 5
 
 
+# Only the owner may list or read the data folder; as root, PostgreSQL's own user may pass through.
+PRIVATE_DATA_DIR = 0o701 if os.geteuid() == 0 else 0o700
+
+
+def assert_private(data_dir: Path) -> None:
+    assert stat.S_IMODE(data_dir.stat().st_mode) == PRIVATE_DATA_DIR
+    opened = {
+        entry.name: stat.filemode(entry.stat().st_mode)
+        for entry in data_dir.iterdir()
+        if entry.stat().st_mode & 0o077
+    }
+    assert not opened, f"readable by others in {data_dir}: {opened}"
+
+
+def test_the_data_folder_and_what_it_holds_are_private(data_dir: Path) -> None:
+    with EmbeddedServers(data_dir):
+        assert_private(data_dir)
+    assert {"password", "servers.json", "valkey", "postgres"} <= {
+        p.name for p in data_dir.iterdir()
+    }
+    data_dir.chmod(0o755)  # as earlier versions left it
+    with EmbeddedServers(data_dir):
+        assert_private(data_dir)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
 def test_a_data_folder_inside_a_private_folder_is_refused_and_left_private(data_dir: Path) -> None:
     data_dir.mkdir(mode=0o700)

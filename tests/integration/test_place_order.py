@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -162,6 +163,32 @@ async def test_the_same_idempotency_key_with_another_body_is_a_conflict(
     assert other.status_code == 409
     assert other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert await _log_length(redis, keys) == 1
+
+
+async def test_neither_the_log_nor_any_redis_key_keeps_the_raw_idempotency_key(
+    api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys
+) -> None:
+    raw_key = "invoice-2024-0042-acme"
+    digest = hashlib.sha256(raw_key.encode()).hexdigest()
+    headers = {"Idempotency-Key": raw_key}
+    first = await api.post("/api/orders/execute", json=GOOD, headers=headers)
+    again = await api.post("/api/orders/execute", json=GOOD, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["orderId"] == first.json()["orderId"]
+    entries: Any = await redis.xrange(keys.events)
+    stored: list[bytes] = [
+        field + b"=" + value for _, entry in entries for field, value in entry.items()
+    ]
+    names: list[bytes] = [key async for key in redis.scan_iter(match=keys.all(), count=1000)]
+    stored += names
+    for name in names:
+        if await redis.type(name) == b"string":
+            value: Any = await redis.get(name)
+            stored.append(value)
+    assert stored, "the placement left nothing in Redis"
+    assert not [item for item in stored if raw_key.encode() in item]
+    assert any(digest.encode() in item for item in stored if item.startswith(b"data="))
+    assert any(digest.encode() in item for item in stored if b":idempotency:" in item)
 
 
 async def test_an_unusable_idempotency_key_is_refused(api: httpx.AsyncClient) -> None:

@@ -133,3 +133,27 @@ async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accep
         )
     _assert_unavailable(answer)  # the rate limit's check failed first: safe to retry
     assert "not accepted" in answer.json()["error"]
+
+
+async def test_health_names_what_is_down_but_no_host_or_port_and_logs_the_error_once(
+    make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_port, postgres_port = free_port(), free_port()
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        database_url=f"postgresql://postgres@127.0.0.1:{postgres_port}/test",
+    )
+    caplog.set_level("WARNING", logger="api.health_reports")
+    async with in_process_api(settings) as client:
+        answers = [await client.get("/health") for _ in range(2)]
+    for answer in answers:
+        assert answer.status_code == 503
+        checks = answer.json()["checks"]
+        assert checks["redis"] == {"status": "down", "error": "Redis did not answer"}
+        assert checks["postgres"] == {"status": "down", "error": "PostgreSQL did not answer"}
+        for leak in ("127.0.0.1", str(redis_port), str(postgres_port), "redis://", "postgresql://"):
+            assert leak not in answer.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "api.health_reports"]
+    assert len([m for m in logged if "redis is down" in m and str(redis_port) in m]) == 1
+    # PostgreSQL's pool only times out (it logs why itself).
+    assert len([m for m in logged if "postgres is down" in m]) == 1

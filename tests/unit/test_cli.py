@@ -39,6 +39,7 @@ def help_of(command: str) -> str:
                 "--host",
                 "PORT",
                 "HOST",
+                "OEE_TRUSTED_PROXIES",
                 "REDIS_URL",
                 "DATABASE_URL",
                 "OEE_API_STORE_TIMEOUT_SECONDS",

@@ -44,11 +44,23 @@ def test_redis_url_wins_over_the_parts() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "abc"), ("MAX_CONCURRENT_ORDERS", "0"), ("SLIPPAGE_TOLERANCE", "0.9")],
+    [
+        ("PORT", "abc"),
+        ("MAX_CONCURRENT_ORDERS", "0"),
+        ("SLIPPAGE_TOLERANCE", "0.9"),
+        ("OEE_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("OEE_TRUSTED_PROXIES", "127.0.0.1,proxy.internal"),
+    ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_trusted_proxies_are_addresses_or_networks_none_by_default() -> None:
+    settings = Settings.from_env({"OEE_TRUSTED_PROXIES": " 10.0.0.0/8 ,::1,192.168.1.7 "})
+    assert settings.trusted_proxy_list == ["10.0.0.0/8", "::1", "192.168.1.7"]
+    assert Settings().trusted_proxy_list == []
 
 
 def test_settings_are_frozen() -> None:
