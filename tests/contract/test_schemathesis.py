@@ -62,9 +62,14 @@ def test_every_operation_answers_as_its_document_says(base_url: str, tmp_path: P
     report = tmp_path / "schemathesis.json"
     run = fuzz(base_url, report, EXAMPLES)
     summary = json.loads(report.read_text())
+    cases = summary["test_cases"]
+    print(  # shown with `pytest -s`: what a run covered
+        f"schemathesis: {cases['generated']} cases, {cases['with_failures']} with failures, "
+        f"{summary['operations']['tested']} operations, {summary['running_time']:.1f} s"
+    )
     assert run.returncode == 0, run.stdout[-30_000:]
-    assert summary["test_cases"]["with_failures"] == 0
-    assert summary["test_cases"]["errored"] == 0
+    assert cases["with_failures"] == 0
+    assert cases["errored"] == 0
     assert set(summary["valid_rates"]) == operations(document)
     assert summary["operations"]["tested"] == len(operations(document))
     assert {name: phase["status"] for name, phase in summary["phases"].items()} == {
