@@ -8,78 +8,67 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api import openapi_schemas as schemas
+from api.bodies import MAX_BODY_BYTES
+from api.openapi_schemas import Schema
+from api.orders_queries import DEFAULT_PAGE
 from api.responses import JSONResponse
+from commands.idempotency import KEY_PATTERN
 from commands.place_order import PlaceOrder
-from schema.statuses import OrderStatus
 
-_ERROR = {
-    "type": "object",
-    "required": ["success", "error", "code"],
-    "properties": {
-        "success": {"const": False},
-        "error": {"type": "string"},
-        "code": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "object"}},
-    },
+_SCHEMAS: dict[str, Schema] = {
+    "Error": schemas.ERROR,
+    "Order": schemas.ORDER,
+    "Quote": schemas.QUOTE,
+    "Event": schemas.EVENT,
+    "OrderPlaced": schemas.PLACED,
+    "OrderCancelled": schemas.CANCELLED,
+    "OrderAnswer": schemas.ORDER_ANSWER,
+    "OrderPage": schemas.ORDER_PAGE,
+    "OrderEvents": schemas.ORDER_EVENTS,
+    "Metrics": schemas.METRICS,
+    "PriceBoard": schemas.PRICE_BOARD,
+    "Health": schemas.HEALTH,
 }
+
+
+def _ref(name: str) -> Schema:
+    assert name in _SCHEMAS or name == "PlaceOrder", name
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
     """The error answers of an endpoint; every one may also answer 503 (a store unreachable)."""
     return {
-        str(s): {
-            "description": "error",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
+        str(s): {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}}
         for s in (*statuses, 503)
     }
 
 
-def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _ok(description: str, schema: str, **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+        "content": {"application/json": {"schema": _ref(schema)}},
+        **extra,
     }
 
 
-def _counts(descriptions: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": list(descriptions),
-        "properties": {
-            name: {"type": "integer", "minimum": 0, "description": text}
-            for name, text in descriptions.items()
-        },
+def _order_link(operation_id: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": {"order_id": "$response.body#/orderId"}}
+
+
+_ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": schemas.ORDER_ID}
+_ORDER_LINKS = {
+    "links": {
+        "GetOrder": _order_link("getOrder"),
+        "GetOrderEvents": _order_link("getOrderEvents"),
+        "CancelOrder": _order_link("cancelOrder"),
     }
-
-
-_ORDER_FIGURES = {
-    **{status.value: f"orders {status.value}" for status in OrderStatus},
-    "total": "every order, the sum of the statuses above",
-    "processing": "orders routing, building or submitted (retries included; pending is not)",
-    "completed": "orders confirmed (the same as confirmed)",
 }
 
-_METRICS = {
-    "type": "object",
-    "required": ["success", "queue", "orders", "timestamp"],
-    "properties": {
-        "success": {"const": True},
-        "queue": _counts(
-            {
-                "waiting": "orders pending: placed, not yet taken by a processor",
-                "active": "orders routing, building or submitted, not waiting for a retry",
-                "completed": "orders confirmed",
-                "failed": "orders failed for good",
-                "delayed": "orders waiting for a retry after a failed attempt",
-            }
-        ),
-        "orders": _counts(_ORDER_FIGURES),
-        "timestamp": {"type": "string", "format": "date-time", "pattern": "Z$"},
-    },
-}
 
-_ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
+def _query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
 @functools.cache
@@ -99,91 +88,138 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/orders/execute": {
                 "post": {
+                    "operationId": "placeOrder",
                     "summary": "Place an order",
                     "parameters": [
                         {
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 255},
+                            "schema": {"type": "string", "pattern": KEY_PATTERN},
+                            "description": "the same key and body place one order, 24 h long",
                         }
                     ],
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/PlaceOrder"}
-                            }
-                        },
+                        "description": f"JSON in UTF-8, at most {MAX_BODY_BYTES} bytes",
+                        "content": {"application/json": {"schema": _ref("PlaceOrder")}},
                     },
                     "responses": {
-                        "202": _ok("accepted: the order's OrderPlaced event is in the log"),
+                        "202": _ok(
+                            "accepted: the order's OrderPlaced event is in the log",
+                            "OrderPlaced",
+                            **_ORDER_LINKS,
+                        ),
                         **_errors(400, 409, 413, 415, 429),
                     },
                 }
             },
             "/api/orders/{order_id}/cancel": {
                 "post": {
+                    "operationId": "cancelOrder",
                     "summary": "Cancel an order that was not submitted yet",
                     "parameters": [_ORDER_ID],
-                    "responses": {"200": _ok("cancelled"), **_errors(404, 409)},
+                    "responses": {
+                        "200": _ok("cancelled", "OrderCancelled", **_ORDER_LINKS),
+                        **_errors(404, 409),
+                    },
                 }
             },
             "/api/orders/{order_id}": {
                 "get": {
+                    "operationId": "getOrder",
                     "summary": "One order's current state",
                     "parameters": [_ORDER_ID],
-                    "responses": {"200": _ok("the order"), **_errors(404)},
+                    "responses": {"200": _ok("the order", "OrderAnswer"), **_errors(404)},
                 }
             },
             "/api/orders": {
                 "get": {
+                    "operationId": "listOrders",
                     "summary": "Orders, newest first, with keyset pagination",
                     "parameters": [
-                        {"name": "status", "in": "query", "schema": {"enum": list(OrderStatus)}},
-                        {"name": "tokenIn", "in": "query", "schema": {"type": "string"}},
-                        {"name": "tokenOut", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        _query("status", schemas.STATUS, "only orders in this status"),
+                        _query("tokenIn", schemas.TOKEN, "only orders selling this token"),
+                        _query("tokenOut", schemas.TOKEN, "only orders buying this token"),
+                        _query(
+                            "limit",
+                            {**schemas.PAGE_SIZE, "default": DEFAULT_PAGE},
+                            "orders in a page",
+                        ),
+                        _query("cursor", {"type": "string"}, "a page's nextCursor"),
                     ],
-                    "responses": {"200": _ok("a page of orders"), **_errors(400)},
+                    "responses": {"200": _ok("a page of orders", "OrderPage"), **_errors(400)},
                 }
             },
             "/api/orders/{order_id}/events": {
                 "get": {
+                    "operationId": "getOrderEvents",
                     "summary": "One order's events in sequence order",
                     "parameters": [_ORDER_ID],
-                    "responses": {"200": _ok("the events"), **_errors(404)},
+                    "responses": {"200": _ok("the events", "OrderEvents"), **_errors(404)},
                 }
             },
             "/api/metrics": {
                 "get": {
+                    "operationId": "getMetrics",
                     "summary": "Queue and order figures",
-                    "responses": {"200": _ok("figures", _METRICS)},
+                    "responses": {"200": _ok("figures", "Metrics"), **_errors()},
                 }
             },
             "/api/venues/prices": {
                 "get": {
+                    "operationId": "getVenuePrices",
                     "summary": "Current spot price of every pool, per pair and venue",
-                    "responses": {"200": _ok("the price board (empty when no processor runs)")},
+                    "responses": {
+                        "200": _ok("the price board (empty when no processor runs)", "PriceBoard"),
+                        **_errors(),
+                    },
                 }
             },
             "/metrics": {
                 "get": {
+                    "operationId": "getPrometheusMetrics",
                     "summary": "Prometheus metrics",
                     "responses": {
-                        "200": {"description": "text format", "content": {"text/plain": {}}}
+                        "200": {
+                            "description": "Prometheus text format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(),
                     },
                 }
             },
             "/health": {
                 "get": {
+                    "operationId": "getHealth",
                     "summary": "Health of the API and its dependencies",
-                    "responses": {"200": _ok("healthy"), "503": _ok("unhealthy")},
+                    "responses": {
+                        "200": _ok("healthy", "Health"),
+                        "503": _ok("unhealthy: Redis or PostgreSQL does not answer", "Health"),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["openapi", "info", "paths"],
+                                    }
+                                }
+                            },
+                        }
+                    },
                 }
             },
         },
-        "components": {"schemas": {"PlaceOrder": place_schema, "Error": _ERROR}},
+        "components": {"schemas": {"PlaceOrder": place_schema, **_SCHEMAS}},
     }
 
 

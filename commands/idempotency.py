@@ -21,7 +21,8 @@ import orjson
 from commands.place_order import PlaceOrder
 
 KEY_TTL_SECONDS = 24 * 3600
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1 to 255 visible ASCII characters
+_VALID_KEY = re.compile(KEY_PATTERN)
 
 
 class InvalidIdempotencyKeyError(ValueError):

@@ -8,9 +8,17 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from schema.events import Event, OrderPlaced, new_event
 from schema.tokens import TOKENS, get_token
@@ -27,8 +35,38 @@ MAX_PRICE_DECIMALS = 18
 MAX_PRICE = Decimal("1000000000000")
 # A decimal as a client writes it: ASCII digits, an optional sign and fraction; no exponent,
 # no underscores, no other scripts' digits, no spaces.
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+UNSIGNED_DECIMAL = r"[0-9]+(\.[0-9]+)?"
+_PLAIN_DECIMAL = re.compile(rf"-?{UNSIGNED_DECIMAL}", re.ASCII)
 _MAX_DIGITS = 64
+
+
+def token_pattern() -> str:
+    """The symbols `_known_token` takes, as a JSON Schema pattern: any ASCII letter case."""
+    spellings = (
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in symbol)
+        for symbol in TOKENS
+    )
+    return f"^({'|'.join(spellings)})$"
+
+
+def decimal_schema(
+    *, maximum: Decimal, places: int, exclusive_minimum: bool, nullable: bool = False
+) -> dict[str, Any]:
+    """The JSON Schema of a decimal field `_decimal` takes: a JSON number or a plain decimal
+    string with at most `places` decimals, from 0 (excluded or not) to `maximum`. The rest is
+    the validators' own (a string's value is not bounded by JSON Schema)."""
+    low = {"exclusiveMinimum": 0} if exclusive_minimum else {"minimum": 0}
+    kinds: list[dict[str, Any]] = [
+        {"type": "number", **low, "maximum": int(maximum)},
+        {
+            "type": "string",
+            "pattern": rf"^[0-9]+(\.[0-9]{{1,{places}}})?$",
+            "maxLength": _MAX_DIGITS,
+        },
+    ]
+    if nullable:
+        kinds.append({"type": "null"})
+    return {"anyOf": kinds}
 
 
 class CommandRejectedError(ValueError):
@@ -66,24 +104,74 @@ def _places(value: Decimal) -> int:
     return max(0, -exponent)
 
 
+_MAX_TOKEN_DECIMALS = max(token.decimals for token in TOKENS.values())
+_TOKEN = {
+    "type": "string",
+    "pattern": token_pattern(),
+    "examples": list(TOKENS),
+    "description": "A token symbol, in any letter case.",
+}
+
+
 class PlaceOrder(BaseModel):
     """The body of `POST /api/orders/execute`, in the API's camelCase."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.25"}
+            ]
+        },
+    )
 
     order_type: Literal["market", "limit"] = Field(alias="orderType")
-    token_in: str = Field(alias="tokenIn")
-    token_out: str = Field(alias="tokenOut")
-    amount_in: Decimal = Field(alias="amountIn")
-    slippage: Decimal | None = Field(
+    token_in: Annotated[str, WithJsonSchema(_TOKEN)] = Field(alias="tokenIn")
+    token_out: Annotated[str, WithJsonSchema(_TOKEN)] = Field(alias="tokenOut")
+    amount_in: Annotated[
+        Decimal,
+        WithJsonSchema(
+            decimal_schema(maximum=MAX_AMOUNT, places=_MAX_TOKEN_DECIMALS, exclusive_minimum=True)
+        ),
+    ] = Field(
+        alias="amountIn",
+        description="Amount of tokenIn to sell, with at most as many decimals as tokenIn has.",
+    )
+    slippage: Annotated[
+        Decimal | None,
+        WithJsonSchema(
+            decimal_schema(
+                maximum=MAX_SLIPPAGE,
+                places=MAX_SLIPPAGE_DECIMALS,
+                exclusive_minimum=False,
+                nullable=True,
+            )
+        ),
+    ] = Field(
         default=None,
         description=(
-            "Fraction of the expected amount out the order may lose, 0 to 1 (1: any price, "
-            "minAmountOut 0); absent: the server's SLIPPAGE_TOLERANCE (at most 0.5)."
+            f"Fraction of the expected amount out the order may lose, 0 to 1 (1: any price, "
+            f"minAmountOut 0), at most {MAX_SLIPPAGE_DECIMALS} decimals; absent: the server's "
+            "SLIPPAGE_TOLERANCE (at most 0.5)."
         ),
-        json_schema_extra={"minimum": 0, "maximum": float(MAX_SLIPPAGE)},
     )
-    limit_price: Decimal | None = Field(default=None, alias="limitPrice")
+    limit_price: Annotated[
+        Decimal | None,
+        WithJsonSchema(
+            decimal_schema(
+                maximum=MAX_PRICE,
+                places=MAX_PRICE_DECIMALS,
+                exclusive_minimum=True,
+                nullable=True,
+            )
+        ),
+    ] = Field(
+        default=None,
+        alias="limitPrice",
+        description=f"At most {MAX_PRICE_DECIMALS} decimals; limit orders are not available yet.",
+    )
     expires_in_seconds: int | None = Field(
         default=None, alias="expiresInSeconds", ge=1, le=MAX_EXPIRY_SECONDS, strict=True
     )

@@ -158,7 +158,8 @@ async def test_queue_and_seed_order_figures_count_orders_not_log_entries(
 
     document = (await client.get("/openapi.json")).json()
     ok = document["paths"]["/api/metrics"]["get"]["responses"]["200"]
-    described = ok["content"]["application/json"]["schema"]["properties"]
+    name = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    described = document["components"]["schemas"][name]["properties"]
     assert set(described["queue"]["required"]) == set(body["queue"])
     assert set(described["orders"]["required"]) == set(figures)
 

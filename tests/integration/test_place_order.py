@@ -67,7 +67,10 @@ async def test_a_slippage_up_to_1_is_accepted_as_in_the_original(
 async def test_the_openapi_document_gives_the_slippage_range(api: httpx.AsyncClient) -> None:
     document = (await api.get("/openapi.json")).json()
     slippage = document["components"]["schemas"]["PlaceOrder"]["properties"]["slippage"]
-    assert (slippage["minimum"], slippage["maximum"]) == (0, 1)
+    number, text, null = slippage["anyOf"]
+    assert (number["type"], number["minimum"], number["maximum"]) == ("number", 0, 1)
+    assert text["pattern"] == r"^[0-9]+(\.[0-9]{1,9})?$"
+    assert null == {"type": "null"}
 
 
 BAD_BODIES: list[tuple[Any, str]] = [
