@@ -38,11 +38,20 @@ def _ref(name: str) -> Schema:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    """The error answers of an endpoint; every one may also answer 503 (a store unreachable)."""
+    """The error answers of an endpoint that needs a key when keys are on (401 without one); every
+    one may also answer 503 (a store unreachable)."""
     return {
         str(s): {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}}
-        for s in (*statuses, 503)
+        for s in sorted({*statuses, 401, 503})
     }
+
+
+# With keys on (API_KEYS, ADMIN_API_KEYS or `oee keys`), either header; with none, no key at all.
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+_KEY_OR_NONE: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}, {}]
 
 
 def _ok(description: str, schema: str, **extra: Any) -> dict[str, Any]:
@@ -179,13 +188,13 @@ def document() -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "operationId": "getPrometheusMetrics",
-                    "summary": "Prometheus metrics",
+                    "summary": "Prometheus metrics (with keys on: an operator's key)",
                     "responses": {
                         "200": {
                             "description": "Prometheus text format 0.0.4",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
-                        **_errors(),
+                        **_errors(403),
                     },
                 }
             },
@@ -193,6 +202,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getHealth",
                     "summary": "Health of the API and its dependencies",
+                    "security": [],
                     "responses": {
                         "200": _ok("healthy", "Health"),
                         "503": _ok("unhealthy: Redis or PostgreSQL does not answer", "Health"),
@@ -203,6 +213,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getOpenApi",
                     "summary": "This document",
+                    "security": [],
                     "responses": {
                         "200": {
                             "description": "OpenAPI 3.1",
@@ -219,7 +230,11 @@ def document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": {"PlaceOrder": place_schema, **_SCHEMAS}},
+        "security": _KEY_OR_NONE,
+        "components": {
+            "schemas": {"PlaceOrder": place_schema, **_SCHEMAS},
+            "securitySchemes": _SECURITY_SCHEMES,
+        },
     }
 
 
