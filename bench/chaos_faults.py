@@ -1,0 +1,98 @@
+"""The faults of the chaos run and the time the engine takes to recover from each: from the fault
+until the API's /health answers 200 again, and until an order placed after the fault has ended
+(confirmed or failed, as GET /api/orders/{id} tells)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bench.aof_redis import AofRedis
+from bench.chaos_engine import Engine
+from bench.chaos_orders import TERMINAL_STATUSES, Placements, order_status, place
+
+RECOVER_WITHIN_S = 90.0
+POLL_S = 0.05
+
+# Fault kind -> what it does to the engine (its Redis server, its parts).
+FAULTS: dict[str, Callable[[Engine, AofRedis, int], None]] = {
+    "kill_processor": lambda engine, redis, n: engine.kill_and_restart(
+        "processor-a" if n % 2 == 0 else "processor-b"
+    ),
+    "kill_projector": lambda engine, redis, n: engine.kill_and_restart("projector"),
+    "kill_api": lambda engine, redis, n: engine.kill_and_restart("api"),
+    "restart_redis": lambda engine, redis, n: _restart(redis),
+}
+
+
+def _restart(redis: AofRedis) -> None:
+    redis.kill()
+    redis.start()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    kind: str
+    healthy_after_s: float | None  # None: not within RECOVER_WITHIN_S
+    order_ended_after_s: float | None
+
+    @property
+    def recovered(self) -> bool:
+        return self.healthy_after_s is not None and self.order_ended_after_s is not None
+
+
+async def _healthy(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/health")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def _until(condition: Callable[[], object], deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return True
+        await asyncio.sleep(POLL_S)  # deliberate: polling a recovering engine, with a deadline
+    return False
+
+
+async def inject(
+    kind: str,
+    n: int,
+    engine: Engine,
+    redis: AofRedis,
+    client: httpx.AsyncClient,
+    placements: Placements,
+) -> Recovery:
+    """Inject fault `kind` (the `n`th of its kind) and measure the recovery."""
+    began = time.monotonic()
+    deadline = began + RECOVER_WITHIN_S
+    await asyncio.to_thread(FAULTS[kind], engine, redis, n)
+
+    async def healthy_after() -> float | None:
+        if await _until(lambda: _healthy(client), deadline):
+            return round(time.monotonic() - began, 3)
+        return None
+
+    async def ended_after() -> float | None:
+        order_id = await place(client, placements, n, f"chaos-probe-{uuid.uuid4().hex}")
+        if order_id is None:
+            return None
+
+        async def ended() -> bool:
+            return await order_status(client, order_id) in TERMINAL_STATUSES
+
+        if await _until(ended, deadline):
+            return round(time.monotonic() - began, 3)
+        return None
+
+    healthy, ended = await asyncio.gather(healthy_after(), ended_after())
+    return Recovery(kind, healthy, ended)
