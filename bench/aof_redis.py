@@ -16,6 +16,7 @@ import redis
 
 from bench.process_readings import free_port
 from oee.embedded_host import valkey_binary
+from oee.processes import parent_death_signal
 
 READY_WITHIN_S = 30
 
@@ -30,14 +31,20 @@ class AofRedis:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.spawn()
+        self._wait_ready()
+
+    def spawn(self) -> None:
+        """Start the server without waiting for it; it gets SIGKILL should this process die."""
         command = [
             str(valkey_binary()),
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
             "--logfile", str(self.folder / "server.log"),
         ]  # fmt: skip
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        self._wait_ready()
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, preexec_fn=parent_death_signal(signal.SIGKILL)
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no last flush; what the append-only file holds is what comes

@@ -4,11 +4,13 @@ a supervisor restarts what died; each part's output goes to a log file of its ow
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from oee.embedded_host import log_tail, open_log
+from oee.processes import parent_death_signal
 
 # Part name -> the `oee` command line that runs it.
 PARTS: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,7 @@ class Engine:
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=parent_death_signal(signal.SIGKILL),  # none outlives the run
             )
 
     def start_all(self) -> None:
