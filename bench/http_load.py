@@ -77,8 +77,9 @@ def post_json(host: str, path: str, body: bytes, headers: dict[str, str] | None 
     ).encode() + body
 
 
-def get(host: str, path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+def get(host: str, path: str, headers: dict[str, str] | None = None) -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
 
 
 async def closed_loop(

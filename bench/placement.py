@@ -12,18 +12,19 @@ import orjson
 from bench.api_process import part_process, wait_healthy
 from bench.http_load import closed_loop, open_loop, post_json, run_load
 from bench.percentile import percentile
-from bench.scope import HOST, bench_scope
+from bench.scope import BENCH_CLIENT_KEY, HOST, bench_scope, key_header, with_keys
 from eventlog.settings import Settings
 
 SECONDS = 5.0
 ORDER = orjson.dumps({"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
 
 
-def bench_api(settings: Settings, seconds: float = SECONDS) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    with bench_scope(settings) as scope:
+def bench_api(settings: Settings, seconds: float = SECONDS, keys: bool = False) -> dict[str, Any]:
+    """With `keys`, API keys are on and every placement carries a client's key."""
+    figures: dict[str, Any] = {"keys": keys}
+    with bench_scope(with_keys(settings, keys)) as scope:
         port = scope.settings.port
-        place = post_json(HOST, "/api/orders/execute", ORDER)
+        place = post_json(HOST, "/api/orders/execute", ORDER, key_header(BENCH_CLIENT_KEY, keys))
         with part_process("api", scope):
             wait_healthy(port)
             saturated = run_load(

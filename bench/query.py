@@ -14,7 +14,7 @@ from bench.http_load import closed_loop, get, open_loop, run_load
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds
 from bench.sample_histories import write_histories
-from bench.scope import HOST, bench_scope
+from bench.scope import BENCH_ADMIN_KEY, HOST, bench_scope, key_header, with_keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
 
@@ -29,14 +29,17 @@ async def _seed(settings: Settings, orders: int) -> list[str]:
 
 
 def bench_query(
-    settings: Settings, orders: int = ORDERS, seconds: float = SECONDS
+    settings: Settings, orders: int = ORDERS, seconds: float = SECONDS, keys: bool = False
 ) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    with bench_scope(settings) as scope:
+    """With `keys`, API keys are on and every GET carries an operator's key (the sample orders
+    have no owner a client's key could match)."""
+    figures: dict[str, Any] = {"keys": keys}
+    with bench_scope(with_keys(settings, keys)) as scope:
         port = scope.settings.port
         ids = asyncio.run(_seed(scope.settings, orders))
         rng = random.Random(5)
-        requests = [get(HOST, f"/api/orders/{rng.choice(ids)}") for _ in range(100_000)]
+        headers = key_header(BENCH_ADMIN_KEY, keys)
+        requests = [get(HOST, f"/api/orders/{rng.choice(ids)}", headers) for _ in range(100_000)]
 
         def request(n: int) -> bytes:
             return requests[n % len(requests)]

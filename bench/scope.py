@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
 
 from bench.process_readings import free_port
 from eventlog.settings import Settings
@@ -85,3 +86,24 @@ def delete_keys(redis_url: str, prefix: str) -> None:
         print(f"could not remove the keys {prefix}:*: {exc}", file=sys.stderr)
     finally:
         client.close()
+
+
+BENCH_CLIENT_KEY = "bench-client-key-0123456789"
+BENCH_ADMIN_KEY = "bench-admin-key-0123456789"
+
+
+def with_keys(settings: Settings, keys: bool) -> Settings:
+    """`settings` with API keys on (one client's, one operator's) when `keys`, else unchanged:
+    what authentication costs is measured by running a benchmark both ways."""
+    if not keys:
+        return settings
+    return settings.model_copy(
+        update={
+            "api_keys": SecretStr(f"bench:{BENCH_CLIENT_KEY}"),
+            "admin_api_keys": SecretStr(f"ops:{BENCH_ADMIN_KEY}"),
+        }
+    )
+
+
+def key_header(key: str, keys: bool) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if keys else {}

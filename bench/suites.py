@@ -34,6 +34,7 @@ class BenchOptions:
     seconds: float = 5.0
     clients: int = 1_000
     runs: int = 3
+    keys: bool = False
 
 
 # Each suite imports its module only when it runs, so that `oee --help` stays quick.
@@ -46,13 +47,13 @@ def _eventlog(settings: Settings, options: BenchOptions) -> dict[str, Any]:
 def _api(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.placement import bench_api
 
-    return bench_api(settings, options.seconds)
+    return bench_api(settings, options.seconds, options.keys)
 
 
 def _query(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.query import bench_query
 
-    return bench_query(settings, options.orders, options.seconds)
+    return bench_query(settings, options.orders, options.seconds, options.keys)
 
 
 def _execution(settings: Settings, options: BenchOptions) -> dict[str, Any]:
@@ -189,6 +190,11 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     )
     option("--clients", defaults.clients, "websocket: sockets", type=int, metavar="N")
     option("--runs", defaults.runs, "startup: cold and warm starts", type=int, metavar="N")
+    parser.add_argument(
+        "--keys",
+        action="store_true",
+        help="api, query: API keys on (placements with a client's key, GETs with an operator's)",
+    )
     return parser
 
 

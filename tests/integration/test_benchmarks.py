@@ -169,3 +169,12 @@ def test_the_websocket_flood_benchmark_refuses_past_the_bound_and_completes_ever
     }
     assert figures["catchUpFlood"]["complete"] == 10
     assert figures["streamFlood"]["health"]["failures"] == 0
+
+
+def test_with_keys_on_the_http_benchmarks_are_served_with_their_keys(settings: Settings) -> None:
+    placed = _run_leaving_nothing(settings, lambda: bench_api(settings, seconds=0.3, keys=True))
+    assert placed["keys"] is True
+    assert placed["accept_non_202"] == 0
+    assert placed["accept_per_s_saturation_64_conns"] > 0
+    read = _run_leaving_nothing(settings, lambda: bench_query(settings, 40, seconds=0.3, keys=True))
+    assert read["get_non_200"] == 0
