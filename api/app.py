@@ -29,6 +29,7 @@ from api.responses import (
     unavailable_error_handler,
     unexpected_error_handler,
 )
+from api.stream_tickets import create_stream_ticket
 from api.streams import stream_routes
 from eventlog.store_errors import STORES_UNAVAILABLE
 
@@ -39,6 +40,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/openapi.json", openapi),
         Route("/api/orders/execute", place_order, methods=["POST"]),
         Route("/api/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
+        Route("/api/stream-tickets", create_stream_ticket, methods=["POST"]),
         *stream_routes(),
         Route("/api/orders", list_orders),
         Route("/api/orders/{order_id}", get_order),

@@ -1,8 +1,10 @@
 """Who is calling. Off by default: with no key in the settings and none made with `oee keys`, every
 request is served as before (local development, `oee up`). With keys, every endpoint but
 `/health`, `/openapi.json` and the dashboard page needs one: `Authorization: Bearer <key>` (or
-`X-API-Key`), on HTTP and on the WebSocket handshake; a request without a known key gets 401 (a
-WebSocket the close code 4401). The caller is put in the request's state for the endpoints.
+`X-API-Key`), on HTTP and on the WebSocket handshake; a WebSocket may instead pass `?ticket=` (a
+single-use ticket from `POST /api/stream-tickets`, for browsers), never the key itself. A request
+without a known key gets 401 (a WebSocket the close code 4401). The caller is put in the request's
+state for the endpoints.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import time
 
 import orjson
 import redis.asyncio as aioredis
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.api_keys import Caller, key_hash, stored_keys
 from api.responses import RETRY_UNAVAILABLE_AFTER_S, ApiError, error_body
 from api.stream_messages import error_message
+from api.ticket_store import redeem_ticket
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import STORES_UNAVAILABLE
@@ -92,6 +95,13 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def presented_ticket(scope: Scope) -> str | None:
+    """A WebSocket handshake's `?ticket=` (HTTP requests never authenticate by URL)."""
+    if scope["type"] != "websocket":
+        return None
+    return QueryParams(scope.get("query_string", b"")).get("ticket") or None
+
+
 def caller_of(connection: HTTPConnection) -> Caller | None:
     """The authenticated caller; None when keys are off (then every caller sees everything)."""
     found: Caller | None = connection.scope.get("state", {}).get(_CALLER)
@@ -130,19 +140,31 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket") or _is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
-        ring: KeyRing = scope["app"].state.resources.key_ring
+        res = scope["app"].state.resources
+        ring: KeyRing = res.key_ring
         key = presented_key(Headers(scope=scope))
+        ticket = presented_ticket(scope) if key is None else None
         try:
             if not await ring.enabled():
                 await self.app(scope, receive, send)
                 return
-            caller = await ring.caller(key) if key else None
+            if key is not None:
+                caller = await ring.caller(key)
+            elif ticket is not None:
+                caller = await redeem_ticket(res.redis, res.keys, ticket)
+            else:
+                caller = None
         except STORES_UNAVAILABLE:
             message = "the event log is unreachable, so API keys cannot be checked: not accepted"
             await _answer(scope, receive, send, 503, "SERVICE_UNAVAILABLE", message)
             return
         if caller is None:
-            message = "an API key is required" if key is None else "the API key is not valid"
+            if key is not None:
+                message = "the API key is not valid"
+            elif ticket is not None:
+                message = "the stream ticket is not valid (unknown, used or expired)"
+            else:
+                message = "an API key is required"
             await _answer(scope, receive, send, 401, "UNAUTHORIZED", message)
             return
         scope.setdefault("state", {})[_CALLER] = caller

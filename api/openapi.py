@@ -29,6 +29,7 @@ _SCHEMAS: dict[str, Schema] = {
     "Metrics": schemas.METRICS,
     "PriceBoard": schemas.PRICE_BOARD,
     "Health": schemas.HEALTH,
+    "StreamTicket": schemas.STREAM_TICKET,
 }
 
 
@@ -166,6 +167,20 @@ def document() -> dict[str, Any]:
                     "summary": "One order's events in sequence order",
                     "parameters": [_ORDER_ID],
                     "responses": {"200": _ok("the events", "OrderEvents"), **_errors(404)},
+                }
+            },
+            "/api/stream-tickets": {
+                "post": {
+                    "operationId": "createStreamTicket",
+                    "summary": "A single-use ticket that opens one WebSocket as the caller",
+                    "description": (
+                        "For browsers, which cannot send a key on a WebSocket handshake: open "
+                        "the stream with ?ticket=<ticket> within expiresInSeconds."
+                    ),
+                    "responses": {
+                        "201": _ok("the ticket", "StreamTicket"),
+                        **_errors(),
+                    },
                 }
             },
             "/api/metrics": {

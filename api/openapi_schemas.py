@@ -181,6 +181,16 @@ PRICE_BOARD = success(
     }
 )
 
+STREAM_TICKET = success(
+    {
+        "ticket": {
+            "type": "string",
+            "description": "pass as ?ticket= when opening a WebSocket; opens one, once",
+        },
+        "expiresInSeconds": {"type": "integer", "minimum": 1},
+    }
+)
+
 
 def _counts(descriptions: dict[str, str]) -> Schema:
     return closed({name: {**COUNT, "description": text} for name, text in descriptions.items()})

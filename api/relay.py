@@ -2,6 +2,8 @@
 
 Each event is encoded once and offered to the subscribed sockets in log order, waiting for none of
 them; a socket whose bounded buffer is full is dropped and told why, so it never delays the others.
+A socket of a client (API keys on, not an operator) on the global stream is offered only the events
+of that client's orders: such sockets are kept by client, so the others pay nothing for them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from api.order_owners import OrderOwners
 from api.stream_messages import (
     GOING_AWAY,
     RELAY_FAILED,
@@ -51,12 +54,17 @@ class RelayUnavailableError(RuntimeError):
 class Subscription:
     """One socket's view of the relay: a bounded buffer of messages waiting to be sent."""
 
-    __slots__ = ("_items", "_limit", "_waiter", "on_close", "order_id")
+    __slots__ = ("_items", "_limit", "_waiter", "client", "on_close", "order_id")
 
     def __init__(
-        self, order_id: uuid.UUID | None, limit: int, on_close: Callable[[Closing], None]
+        self,
+        order_id: uuid.UUID | None,
+        limit: int,
+        on_close: Callable[[Closing], None],
+        client: str | None = None,
     ) -> None:
         self.order_id = order_id
+        self.client = client  # on the global stream: only this client's orders (None: all)
         self.on_close = on_close
         self._items: deque[Outgoing] = deque()
         self._limit = limit
@@ -107,6 +115,8 @@ class LogRelay:
         # Let healthy senders drain before a burst could fill their buffers.
         self._yield_every = max(1, settings.ws_buffer_size // 2)
         self._all: set[Subscription] = set()
+        self._all_of_client: dict[str, set[Subscription]] = {}
+        self.owners = OrderOwners()
         self._by_order: dict[uuid.UUID, set[Subscription]] = {}
         self._subscriptions: set[Subscription] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,14 +153,20 @@ class LogRelay:
         self._close_all(GOING_AWAY)
 
     def subscribe(
-        self, order_id: uuid.UUID | None, on_close: Callable[[Closing], None]
+        self,
+        order_id: uuid.UUID | None,
+        on_close: Callable[[Closing], None],
+        client: str | None = None,
     ) -> Subscription:
-        """Follow one order's events (or all events with None) from the relay's current position."""
+        """Follow one order's events (or all events with None; with `client`, all of that client's
+        orders) from the relay's current position. Who may follow one order is checked before."""
         if not self._running:
             raise RelayUnavailableError("the log relay is not reading the log")
-        subscription = Subscription(order_id, self._buffer_size, on_close)
+        subscription = Subscription(order_id, self._buffer_size, on_close, client)
         self._subscriptions.add(subscription)
-        if order_id is None:
+        if order_id is None and client is not None:
+            self._all_of_client.setdefault(client, set()).add(subscription)
+        elif order_id is None:
             self._all.add(subscription)
         else:
             self._by_order.setdefault(order_id, set()).add(subscription)
@@ -158,6 +174,13 @@ class LogRelay:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
+        if subscription.order_id is None and subscription.client is not None:
+            own = self._all_of_client.get(subscription.client)
+            if own is not None:
+                own.discard(subscription)
+                if not own:
+                    del self._all_of_client[subscription.client]
+            return
         if subscription.order_id is None:
             self._all.discard(subscription)
             return
@@ -180,9 +203,15 @@ class LogRelay:
         logger.info("log relay reading %s after position %s", self._keys.events, self.position)
         while not self._stopping:
             entries: list[tuple[bytes, dict[bytes, bytes]]] = await retrying(self._read)
-            for published, (position, fields) in enumerate(entries, start=1):
-                self._publish_entry(position, fields)
-                if published % self._yield_every == 0:
+            # A socket can only subscribe while the reader awaits: between two chunks. Before a
+            # chunk reaches clients' sockets, the owners of its orders are known.
+            for start in range(0, len(entries), self._yield_every):
+                chunk = entries[start : start + self._yield_every]
+                if self._all_of_client:
+                    await retrying(self._look_up_owners, chunk)
+                for position, fields in chunk:
+                    self._publish_entry(position, fields)
+                if len(chunk) == self._yield_every:
                     await asyncio.sleep(0)
 
     async def _last_position(self) -> str:
@@ -195,14 +224,36 @@ class LogRelay:
         )
         return reply[0][1] if reply else []
 
+    async def _look_up_owners(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Read the owners of the orders of `entries` that are neither kept nor placed among them
+        (an OrderPlaced comes before the order's other events, and names its owner)."""
+        placed_here = {f.get(b"order_id") for _, f in entries if f.get(b"type") == b"OrderPlaced"}
+        order_ids = []
+        for _, fields in entries:
+            raw = fields.get(b"order_id")
+            if raw is not None and raw not in placed_here:
+                try:
+                    order_ids.append(uuid.UUID(raw.decode()))
+                except ValueError:
+                    continue  # undecodable: skipped when published
+        missing = self.owners.missing(order_ids)
+        if missing:
+            await self.owners.look_up(self._redis, self._keys, missing)
+
     def _publish_entry(self, position: bytes, fields: dict[bytes, bytes]) -> None:
         self.position = position.decode()
         try:
-            message = event_message(decode(position, fields))
+            recorded = decode(position, fields)
+            message = event_message(recorded)
         except UndecodableEntryError as exc:
             logger.error("relay skips entry at position %s: %s", self.position, exc)
             return
         self._offer(self._all, message)
+        if self._all_of_client:  # keys on and a client watching: only then are owners needed
+            self.owners.learn(recorded.event)
+            own = self._all_of_client.get(self.owners.get(recorded.event.order_id) or "")
+            if own:
+                self._offer(own, message)
         if message.order_id is not None:
             followers = self._by_order.get(message.order_id)
             if followers:

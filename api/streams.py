@@ -1,6 +1,8 @@
 """WebSocket endpoints: one order's events (history, then live) or every order's events (live, or
 resumed from a position). Live events come from the process's log relay; history from bounded log
 reads; a socket subscribes before it reads, and positions remove the overlap: no gap, no duplicate.
+With API keys on, a client's socket sees only its own orders: another's order stream is refused as
+an unknown order is, and the global stream (live and catch-up) leaves out others' events.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from api.auth import caller_of, client_id_of
 from api.client_identity import client_identity
-from api.order_log import order_history
+from api.order_log import order_history, state_of
 from api.relay import RelayUnavailableError, Subscription
 from api.resources import resources
 from api.stream_messages import (
@@ -74,6 +77,9 @@ class StreamSession:
         self.relay = self.res.relay
         self.last: PositionKey = position_key(after) if after else (0, 0)
         self.subscription: Subscription | None = None
+        caller = caller_of(websocket)
+        # The client whose orders alone this socket may see; None: every order.
+        self.client = None if caller is None or caller.admin else client_id_of(caller)
         self._done: asyncio.Future[Closing | None] = asyncio.get_running_loop().create_future()
         self._terminal_timer: asyncio.TimerHandle | None = None
         self._heartbeat_seconds = self.res.settings.ws_heartbeat_seconds
@@ -115,7 +121,7 @@ class StreamSession:
             await close(self.websocket, closing)
 
     def _subscribe(self) -> Subscription:
-        self.subscription = self.relay.subscribe(self.order_id, self.finish)
+        self.subscription = self.relay.subscribe(self.order_id, self.finish, self.client)
         return self.subscription
 
     async def _catch_up_order(self, order_id: uuid.UUID) -> Subscription | None:
@@ -147,32 +153,49 @@ class StreamSession:
         await self._deliver(Outgoing(connected_message(None, self.after, self.after)))
         # Catch up without a subscription (nothing to buffer), then subscribe and read what was
         # appended meanwhile: everything after that comes from the relay.
-        await self._send_log_after(self.after)
+        read_to = await self._send_log_after(self.after)
         subscription = self._subscribe()
-        await self._send_log_after(f"{self.last[0]}-{self.last[1]}")
+        await self._send_log_after(read_to)
         return subscription
 
     async def _read_order(self, order_id: uuid.UUID) -> list[Recorded]:
+        """The order's history; empty for an unknown order and for another client's."""
         async with self.relay.catch_up_reads:
-            return await order_history(self.res, order_id)
+            history = await order_history(self.res, order_id)
+        if self.client is not None and history:
+            state = state_of(history[:1])
+            if state is None or state.client_id != self.client:
+                return []
+        return history
 
-    async def _send_log_after(self, after: str) -> None:
-        """Send the log after `after`, a page per catch-up slot, yielding every few events."""
+    async def _send_log_after(self, after: str) -> str:
+        """Send the log after `after` (a client's socket: its own orders' events), a page per
+        catch-up slot, yielding every few events; the position of the last event read."""
         while True:
             async with self.relay.catch_up_slots:
                 await self._check_kept(after)
                 page = await read_after(self.res.redis, self.res.keys, after, CATCH_UP_PAGE)
+                shown = await self._own(page)
                 try:
                     async with asyncio.timeout(CATCH_UP_PAGE_SECONDS):
-                        for sent, recorded in enumerate(page, start=1):
+                        for sent, recorded in enumerate(shown, start=1):
                             await self._deliver(event_message(recorded))
                             if sent % CATCH_UP_TURN == 0:
                                 await asyncio.sleep(0)
                 except TimeoutError:
                     raise ClosingError(SLOW_CLIENT) from None
+            if page:
+                after = page[-1].position
             if len(page) < CATCH_UP_PAGE:
-                return
-            after = page[-1].position
+                return after
+
+    async def _own(self, page: list[Recorded]) -> list[Recorded]:
+        """The events of `page` this socket may see."""
+        if self.client is None:
+            return page
+        owners = self.relay.owners
+        await owners.resolve(self.res.redis, self.res.keys, page)
+        return [r for r in page if owners.get(r.event.order_id) == self.client]
 
     async def _check_kept(self, after: str) -> None:
         """A resume point before what the log still holds cannot be served without a gap."""

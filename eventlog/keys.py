@@ -55,6 +55,11 @@ class Keys:
         (id, client, admin, created, revoked); never the key itself."""
         return f"{self.prefix}:api-keys"
 
+    def stream_ticket(self, ticket_digest: str) -> str:
+        """A WebSocket ticket (`POST /api/stream-tickets`), named by the ticket's SHA-256 (hex):
+        the caller it stands for, for a few seconds, taken once."""
+        return f"{self.prefix}:stream-ticket:{ticket_digest}"
+
     def idempotency(self, client_id: str, key_digest: str) -> str:
         """A client's claim of an Idempotency-Key, named by the key's digest: never the key."""
         return f"{self.prefix}:idempotency:{client_id}:{key_digest}"

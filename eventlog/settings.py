@@ -220,6 +220,12 @@ class Settings(BaseModel):
         "sockets that catch up from the log at once per API process; the others wait their turn",
         ge=1,
     )
+    ws_ticket_seconds: int = _setting(
+        30,
+        "websocket",
+        "how long a ticket from POST /api/stream-tickets may open a WebSocket (once)",
+        ge=1,
+    )
     ws_max_client_frame_bytes: int = _setting(
         4_096,
         "websocket",
