@@ -54,6 +54,7 @@ def protected(order_id: str) -> list[tuple[str, str, Any]]:
     """Every endpoint that needs a key: method, path, JSON body."""
     return [
         ("POST", "/api/orders/execute", ORDER),
+        ("POST", "/api/stream-tickets", None),
         ("POST", f"/api/orders/{order_id}/cancel", None),
         ("GET", "/api/orders", None),
         ("GET", f"/api/orders/{order_id}", None),
