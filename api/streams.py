@@ -126,13 +126,16 @@ class StreamSession:
 
     async def _catch_up_order(self, order_id: uuid.UUID) -> Subscription | None:
         subscription = self._subscribe()
-        history = await self._read_order(order_id)
+        history, hidden = await self._read_order(order_id)
         grace = self.res.settings.ws_unknown_order_grace_ms / 1000
-        if not history and grace > 0:
+        if hidden and grace > 0:
+            # Refused no sooner than an unknown id is, so the timing does not tell it exists.
+            await asyncio.sleep(grace)
+        elif not history and grace > 0:
             # The order may be appended an instant from now; the subscription would see it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(subscription.take(), grace)
-                history = await self._read_order(order_id)
+                history, _ = await self._read_order(order_id)
         if not history:
             await refuse(
                 self.websocket, ORDER_NOT_FOUND, "ORDER_NOT_FOUND", f"order {order_id} not found"
@@ -158,15 +161,16 @@ class StreamSession:
         await self._send_log_after(read_to)
         return subscription
 
-    async def _read_order(self, order_id: uuid.UUID) -> list[Recorded]:
-        """The order's history; empty for an unknown order and for another client's."""
+    async def _read_order(self, order_id: uuid.UUID) -> tuple[list[Recorded], bool]:
+        """The order's history (empty for an unknown order), and whether it is another client's
+        (then the history is empty too)."""
         async with self.relay.catch_up_reads:
             history = await order_history(self.res, order_id)
         if self.client is not None and history:
             state = state_of(history[:1])
             if state is None or state.client_id != self.client:
-                return []
-        return history
+                return [], True
+        return history, False
 
     async def _send_log_after(self, after: str) -> str:
         """Send the log after `after` (a client's socket: its own orders' events), a page per

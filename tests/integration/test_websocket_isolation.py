@@ -5,7 +5,9 @@ order ids. Browsers open a socket with a single-use ticket (`POST /api/stream-ti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,10 +44,12 @@ def bearer(key: str) -> dict[str, str]:
 
 def keyed_settings(make_settings: MakeSettings, **overrides: Any) -> Settings:
     settings = make_settings(
-        api_keys=f"alice:{ALICE},bob:{BOB}",
-        admin_api_keys=f"ops:{OPS}",
-        ws_unknown_order_grace_ms=0,
-        **overrides,
+        **{
+            "api_keys": f"alice:{ALICE},bob:{BOB}",
+            "admin_api_keys": f"ops:{OPS}",
+            "ws_unknown_order_grace_ms": 0,
+            **overrides,
+        }
     )
     migrate(settings.require_database_url())
     return settings
@@ -117,6 +121,30 @@ async def test_another_client_s_order_stream_is_refused_exactly_as_an_unknown_or
         async with socket(server, f"/api/orders/{alices}/stream", key) as ws:
             await connected(ws)
             assert seen(await receive_events(ws, 1)) == [(alices, "OrderPlaced")]
+
+
+async def test_another_client_s_order_is_refused_no_sooner_than_an_unknown_one(
+    make_settings: MakeSettings, redis: aioredis.Redis
+) -> None:
+    """An unknown id is refused after a grace period (the order may be about to appear); another
+    client's order waits as long, even when the order has an event meanwhile."""
+    grace = 0.5
+    settings = keyed_settings(make_settings, ws_unknown_order_grace_ms=int(grace * 1000))
+    async with (
+        running_api(settings) as server,
+        httpx.AsyncClient(base_url=server.http_url, timeout=10) as http,
+    ):
+        alices = await place(http, ALICE)
+        for order_id in (alices, str(uuid.uuid4())):
+            started = time.monotonic()
+            async with socket(server, f"/api/orders/{order_id}/stream", BOB) as ws:
+                closing = asyncio.create_task(closed_with(ws))
+                await eventually(lambda: server.relay.subscriber_count == 1, what="subscribed")
+                if order_id == alices:
+                    assert await cancel(http, ALICE, alices) == 200  # an event in the wait
+                code, _, messages = await closing
+            assert (code, [m["code"] for m in messages]) == (4404, ["ORDER_NOT_FOUND"])
+            assert time.monotonic() - started >= grace
 
 
 async def test_a_client_on_the_global_stream_sees_only_its_own_orders_live(
