@@ -45,9 +45,34 @@
     return row;
   }
 
+  // ---- API key (only when the engine has keys on): asked for once, kept for this tab --------
+  const KEY_ITEM = "oee-api-key";
+  function withKey(headers) {
+    const key = sessionStorage.getItem(KEY_ITEM);
+    if (key) headers.Authorization = "Bearer " + key;
+    return headers;
+  }
+  function askForKey(rejected) {
+    const form = $("key-form");
+    $("key-error").textContent = rejected ? "That key was not accepted." : "";
+    if (form.hidden) { form.hidden = false; $("api-key").focus(); }
+  }
+  async function apiFetch(url, options = {}) {
+    const response = await fetch(url, { ...options, headers: withKey({ Accept: "application/json", ...(options.headers || {}) }) });
+    if (response.status === 401) askForKey(Boolean(sessionStorage.getItem(KEY_ITEM)));
+    return response;
+  }
   async function getJSON(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await apiFetch(url);
     return { status: response.status, body: await response.json() };
+  }
+  // A browser cannot set headers on a WebSocket: a short-lived, single-use ticket goes in the URL.
+  async function streamTicket() {
+    try {
+      const response = await apiFetch("/api/stream-tickets", { method: "POST" });
+      if (response.status !== 201) return null;
+      return (await response.json()).ticket;
+    } catch (err) { return null; }
   }
 
   function shortId(id) { return id ? id.slice(0, 8) : ""; }
@@ -158,7 +183,7 @@
   async function postOrder(body, idempotencyKey) {
     const headers = { "Content-Type": "application/json", Accept: "application/json" };
     if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
-    const response = await fetch("/api/orders/execute", { method: "POST", headers, body: JSON.stringify(body) });
+    const response = await apiFetch("/api/orders/execute", { method: "POST", headers, body: JSON.stringify(body) });
     let parsed = null;
     try { parsed = await response.json(); } catch (err) { parsed = { success: false, error: response.statusText }; }
     return { status: response.status, body: parsed };
@@ -299,9 +324,13 @@
     node.textContent = "Stream: " + text;
     node.className = "pill pill-" + kind;
   }
-  function connect() {
+  async function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = lastPosition ? "?after=" + encodeURIComponent(lastPosition) : "";
+    const params = new URLSearchParams();
+    if (lastPosition) params.set("after", lastPosition);
+    const ticket = await streamTicket();
+    if (ticket) params.set("ticket", ticket);
+    const query = params.toString() ? "?" + params.toString() : "";
     const ws = new WebSocket(`${scheme}://${location.host}/api/orders/stream/all${query}`);
     socket = ws;
     ws.onmessage = (event) => {
@@ -315,9 +344,10 @@
       }
       if (msg.type === "status_update" || msg.type === "retry") applyMessage(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (socket !== ws) return;
       if (held) { setStreamState("paused", "wait"); return; }
+      if (event.code === 4401) { setStreamState("needs an API key", "down"); askForKey(true); return; }
       setStreamState(`reconnecting in ${(reconnectDelay / 1000).toFixed(1)} s`, "down");
       setTimeout(connect, reconnectDelay);
       reconnectDelay = Math.min(reconnectDelay * 2, 8000);
@@ -500,6 +530,16 @@
       const button = $(id);
       button.addEventListener("click", () => placeMany(Number(button.dataset.count), button));
     }
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(KEY_ITEM, $("api-key").value.trim());
+      $("key-form").hidden = true;
+      const old = socket;
+      socket = null;  // its close must not schedule a reconnect of its own
+      if (old) old.close();
+      connect();
+      loadRecent(); refreshHealth(); refreshMetrics(); refreshPrices();
+    });
     $("detail-close").addEventListener("click", closeDetail);
     $("detail").addEventListener("keydown", (e) => { if (e.key === "Escape") closeDetail(); });
     connect();

@@ -290,3 +290,36 @@ def test_a_dropped_stream_resumes_after_its_last_position_without_losing_rows(
     expect(row).to_have_attribute("data-status", "confirmed")
     expect(row).to_contain_text("USDC → SOL")
     assert any("after=" in url for url in sockets), sockets
+
+
+def test_with_keys_on_the_dashboard_asks_for_a_key_once_and_then_works(
+    server_urls: tuple[str, str], database_url: str, browser_context: BrowserContext
+) -> None:
+    migrate(database_url)
+    key = "dash-key-0123456789"
+    env = {"API_KEYS": f"dash:{key}", "OEE_VENUE_SWAP_LATENCY_MAX_MS": "50"}
+    prefix = f"dash{uuid.uuid4().hex[:10]}"
+    with running_engine(server_urls[0], database_url, key_prefix=prefix, env=env) as url:
+        p = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
+        p.set_default_timeout(WAIT_MS)
+        p.goto(url)
+        form = p.locator("#key-form")
+        expect(form).to_be_visible()
+        expect(p.locator("#stream-state")).to_have_text("Stream: needs an API key")
+
+        p.get_by_label("This engine needs an API key").fill("wrong-key-0123456789")
+        p.get_by_role("button", name="Use key").click()
+        expect(p.locator("#key-error")).to_have_text("That key was not accepted.")
+
+        p.get_by_label("This engine needs an API key").fill(key)
+        p.get_by_role("button", name="Use key").click()
+        expect(form).to_be_hidden()
+        expect(p.locator("#stream-state")).to_have_text("Stream: live")
+        p.get_by_label("Amount in").fill("0.25")
+        p.get_by_role("button", name="Place order").click()
+        expect(_rows(p).first).to_have_attribute("data-status", "confirmed", timeout=WAIT_MS)
+
+        p.reload()  # the key is kept for the tab: not asked again
+        expect(p.locator("#stream-state")).to_have_text("Stream: live")
+        expect(form).to_be_hidden()
+        expect(_rows(p).first).to_have_attribute("data-status", "confirmed")
