@@ -296,3 +296,50 @@ async def test_with_keys_off_a_ticket_is_still_issued_and_every_socket_sees_ever
             await connected(ws)
             placed = await http.post("/api/orders/execute", json=ORDER)
             assert seen(await receive_events(ws, 1)) == [(placed.json()["orderId"], "OrderPlaced")]
+
+
+async def test_nothing_one_client_reads_carries_a_trace_of_another_client(
+    server: RunningApi, http: httpx.AsyncClient
+) -> None:
+    """Everything bob reads — answers, lists, metrics, his order and global streams, live and
+    resumed — holds nothing of alice: not her name, key, key hash, Idempotency-Key or orders."""
+    secret = "alice-idempotency-secret-7"
+    placed = await http.post(
+        "/api/orders/execute",
+        json=ORDER,
+        headers={**bearer(ALICE), "Idempotency-Key": secret},
+    )
+    alices = placed.json()["orderId"]
+    texts: list[str] = []
+    async with socket(server, ALL, BOB) as live:
+        await connected(live)
+        mine = await http.post(
+            "/api/orders/execute", json=ORDER, headers={**bearer(BOB), "Idempotency-Key": "b-1"}
+        )
+        bobs = mine.json()["orderId"]
+        texts.append(mine.text)
+        await place(http, ALICE)  # while bob watches
+        assert await cancel(http, BOB, bobs) == 200
+        texts += [str(m) for m in await receive_events(live, 2)]
+    for path in ("/api/orders", f"/api/orders/{bobs}", f"/api/orders/{bobs}/events"):
+        texts.append((await http.get(path, headers=bearer(BOB))).text)
+    texts += [(await http.get(p, headers=bearer(BOB))).text for p in ("/api/metrics", "/health")]
+    for path in (f"{ALL}?after=0-0", f"/api/orders/{bobs}/stream"):
+        async with socket(server, path, BOB) as ws:
+            texts += [str(await receive(ws)) for _ in range(3)]  # connected, placed, cancelled
+    # Bob naming alice's order himself: told it is not found, and nothing more.
+    probes = [
+        (await http.get(p, headers=bearer(BOB))).text
+        for p in (f"/api/orders/{alices}", f"/api/orders/{alices}/events")
+    ]
+    probes.append((await http.post(f"/api/orders/{alices}/cancel", headers=bearer(BOB))).text)
+    async with socket(server, f"/api/orders/{alices}/stream", BOB) as ws:
+        _, reason, messages = await closed_with(ws)
+        probes += [str(m) for m in messages] + [str(reason)]
+
+    everything = "\n".join(texts)
+    assert bobs in everything  # bob's own view is there
+    assert alices not in everything
+    for trace in ("alice", ALICE, key_hash(ALICE), secret):
+        assert trace not in everything + "\n".join(probes), trace
+    assert all("not found" in probe for probe in probes[:3])
