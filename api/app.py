@@ -29,8 +29,8 @@ from api.responses import (
     unavailable_error_handler,
     unexpected_error_handler,
 )
+from api.stream_routes import stream_routes
 from api.stream_tickets import create_stream_ticket
-from api.streams import stream_routes
 from eventlog.store_errors import STORES_UNAVAILABLE
 
 

@@ -10,7 +10,7 @@ from typing import Any, get_args
 from api.metrics import IN_FLIGHT_STATUSES
 from api.order_views import camel
 from api.orders_queries import MAX_PAGE
-from commands.place_order import UNSIGNED_DECIMAL
+from commands.order_values import UNSIGNED_DECIMAL
 from schema.events import OrderType, Quote
 from schema.order_state import OrderState
 from schema.read_model_columns import ORDER_COLUMN_TYPES, ORDER_VIEW_FIELDS

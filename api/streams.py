@@ -1,6 +1,7 @@
-"""WebSocket endpoints: one order's events (history, then live) or every order's events (live, or
-resumed from a position). Live events come from the process's log relay; history from bounded log
-reads; a socket subscribes before it reads, and positions remove the overlap: no gap, no duplicate.
+"""A WebSocket stream's session: one order's events (history, then live) or every order's events
+(live, or resumed from a position). Live events come from the process's log relay; history from
+bounded log reads; a socket subscribes before it reads, and positions remove the overlap: no gap,
+no duplicate.
 With API keys on, a client's socket sees only its own orders: another's order stream is refused as
 an unknown order is, and the global stream (live and catch-up) leaves out others' events.
 """
@@ -14,31 +15,27 @@ import uuid
 
 import orjson
 from redis.exceptions import RedisError
-from starlette.routing import WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api.auth import caller_of, client_id_of
-from api.client_identity import client_identity
 from api.order_log import order_history, state_of
 from api.relay import RelayUnavailableError, Subscription
 from api.resources import resources
+from api.stream_closing import ClosingError, close, refuse
 from api.stream_messages import (
     INTERNAL_ERROR,
-    INVALID_REQUEST,
     ORDER_FINISHED,
     ORDER_NOT_FOUND,
     POSITION_EXPIRED,
     RELAY_FAILED,
     SLOW_CLIENT,
     Closing,
-    InvalidPositionError,
     Outgoing,
     connected_message,
     error_message,
     event_message,
     heartbeat_message,
-    parse_position,
     pong_message,
 )
 from eventlog.codec import PositionKey, Recorded, position_key
@@ -49,18 +46,6 @@ logger = logging.getLogger(__name__)
 CATCH_UP_PAGE = 200  # events per catch-up read of the whole log, sent under one catch-up slot
 CATCH_UP_TURN = 25  # events sent between two turns of the event loop during a catch-up
 CATCH_UP_PAGE_SECONDS = 10.0  # a client that does not take a page in this long is too slow
-CLOSE_TIMEOUT_SECONDS = 10.0  # how long a close frame may wait behind a stalled client's backlog
-
-
-class ClosingError(Exception):
-    """Ends a session with `closing`; with an `error_code`, an error message is sent first."""
-
-    def __init__(
-        self, closing: Closing | int, error_code: str | None = None, error: str = ""
-    ) -> None:
-        super().__init__(error)
-        self.closing = closing if isinstance(closing, Closing) else Closing(closing, error)
-        self.error_code = error_code
 
 
 class StreamSession:
@@ -286,69 +271,3 @@ def _is_ping(raw: str | bytes | None) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(message, dict) and message.get("type") == "ping"
-
-
-async def close(websocket: WebSocket, closing: Closing) -> None:
-    """Send a close frame; give up after a while if the client's backlog never drains."""
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, TimeoutError):
-        await asyncio.wait_for(websocket.close(closing.code, closing.reason), CLOSE_TIMEOUT_SECONDS)
-
-
-async def refuse(websocket: WebSocket, code: int, error_code: str, error: str) -> None:
-    """Tell the client what is wrong in an error message, then close with `code`."""
-    with contextlib.suppress(WebSocketDisconnect):
-        await websocket.send_text(error_message(error_code, error))
-    # A close reason holds at most 123 bytes.
-    reason = error.encode()[:120].decode(errors="ignore")
-    await close(websocket, Closing(code, reason))
-
-
-def _after(websocket: WebSocket) -> str | None:
-    raw = websocket.query_params.get("after")
-    return None if raw is None else parse_position(raw)[0]
-
-
-class _StreamEndpoint:
-    """The ASGI app of one stream route; it keeps the server's `send` for the hot path."""
-
-    def __init__(self, one_order: bool) -> None:
-        self.one_order = one_order
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        websocket = WebSocket(scope, receive, send)
-        await websocket.accept()
-        admission = resources(websocket).streams
-        client = client_identity(websocket)
-        refusal = admission.admit(client)
-        if refusal is not None:
-            await refuse(websocket, refusal.code, "TOO_MANY_STREAMS", refusal.reason)
-            return
-        try:
-            await self._serve(websocket, send)
-        finally:
-            admission.leave(client)
-
-    async def _serve(self, websocket: WebSocket, send: Send) -> None:
-        order_id: uuid.UUID | None = None
-        if self.one_order:
-            try:
-                order_id = uuid.UUID(websocket.path_params["order_id"])
-            except ValueError:
-                await refuse(websocket, INVALID_REQUEST, "INVALID_ORDER_ID", "malformed order id")
-                return
-        try:
-            after = _after(websocket)
-        except InvalidPositionError as exc:
-            await refuse(websocket, INVALID_REQUEST, "INVALID_POSITION", str(exc))
-            return
-        await StreamSession(websocket, send, order_id, after).run()
-
-
-def stream_routes() -> list[WebSocketRoute]:
-    # The literal path comes first so "stream" is never taken for an order id.
-    return [
-        WebSocketRoute("/api/orders/stream/all", _StreamEndpoint(one_order=False), name="all"),
-        WebSocketRoute(
-            "/api/orders/{order_id}/stream", _StreamEndpoint(one_order=True), name="order"
-        ),
-    ]

@@ -5,7 +5,6 @@ Validation is complete before anything is written: a refused command changes not
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -20,53 +19,20 @@ from pydantic import (
     model_validator,
 )
 
+from commands.order_values import (
+    MAX_AMOUNT,
+    MAX_EXPIRY_SECONDS,
+    MAX_PRICE,
+    MAX_PRICE_DECIMALS,
+    MAX_SLIPPAGE,
+    MAX_SLIPPAGE_DECIMALS,
+    decimal_places,
+    decimal_schema,
+    plain_decimal,
+    token_pattern,
+)
 from schema.events import Event, OrderPlaced, new_event
 from schema.tokens import TOKENS, get_token
-
-MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real pool
-# As in the original: up to 1. A slippage of 1 makes minAmountOut 0 ("any price"), which a client
-# may ask for only explicitly: the server's default (SLIPPAGE_TOLERANCE) stays at most 0.5.
-MAX_SLIPPAGE = Decimal(1)
-MAX_EXPIRY_SECONDS = 7 * 24 * 3600
-# Places after the point that slippage and limit prices may have: every store and every later step
-# (PostgreSQL numeric, JSON, the venue maths) takes such values exactly.
-MAX_SLIPPAGE_DECIMALS = 9
-MAX_PRICE_DECIMALS = 18
-MAX_PRICE = Decimal("1000000000000")
-# A decimal as a client writes it: ASCII digits, an optional sign and fraction; no exponent,
-# no underscores, no other scripts' digits, no spaces.
-UNSIGNED_DECIMAL = r"[0-9]+(\.[0-9]+)?"
-_PLAIN_DECIMAL = re.compile(rf"-?{UNSIGNED_DECIMAL}", re.ASCII)
-_MAX_DIGITS = 64
-
-
-def token_pattern() -> str:
-    """The symbols `_known_token` takes, as a JSON Schema pattern: any ASCII letter case."""
-    spellings = (
-        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in symbol)
-        for symbol in TOKENS
-    )
-    return f"^({'|'.join(spellings)})$"
-
-
-def decimal_schema(
-    *, maximum: Decimal, places: int, exclusive_minimum: bool, nullable: bool = False
-) -> dict[str, Any]:
-    """The JSON Schema of a decimal field `_decimal` takes: a JSON number or a plain decimal
-    string with at most `places` decimals, from 0 (excluded or not) to `maximum`. The rest is
-    the validators' own (a string's value is not bounded by JSON Schema)."""
-    low = {"exclusiveMinimum": 0} if exclusive_minimum else {"minimum": 0}
-    kinds: list[dict[str, Any]] = [
-        {"type": "number", **low, "maximum": int(maximum)},
-        {
-            "type": "string",
-            "pattern": rf"^[0-9]+(\.[0-9]{{1,{places}}})?$",
-            "maxLength": _MAX_DIGITS,
-        },
-    ]
-    if nullable:
-        kinds.append({"type": "null"})
-    return {"anyOf": kinds}
 
 
 class CommandRejectedError(ValueError):
@@ -77,31 +43,6 @@ class CommandRejectedError(ValueError):
         self.code = code
         self.message = message
         self.details = details
-
-
-def _decimal(value: Any) -> Decimal:
-    """A JSON number or a plain decimal string, exactly; anything else is refused. The value
-    keeps how it was written ("1.50" stays 1.50); `_places` bounds its precision."""
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise ValueError("must be a number or a decimal string")
-    if isinstance(value, str):
-        if len(value) > _MAX_DIGITS or not _PLAIN_DECIMAL.fullmatch(value):
-            raise ValueError("must be a plain decimal such as 1.5 (ASCII digits, no exponent)")
-        return Decimal(value)
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ValueError("must be a finite number")
-    digits, exponent = len(number.as_tuple().digits), number.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if digits > _MAX_DIGITS or not -_MAX_DIGITS <= exponent <= _MAX_DIGITS:
-        raise ValueError("has too many digits")
-    return number
-
-
-def _places(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite: checked by _decimal
-    return max(0, -exponent)
 
 
 _MAX_TOKEN_DECIMALS = max(token.decimals for token in TOKENS.values())
@@ -179,7 +120,7 @@ class PlaceOrder(BaseModel):
     @field_validator("amount_in", "slippage", "limit_price", mode="before")
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
-        return None if value is None else _decimal(value)
+        return None if value is None else plain_decimal(value)
 
     @field_validator("token_in", "token_out")
     @classmethod
@@ -197,7 +138,7 @@ class PlaceOrder(BaseModel):
             return None
         if value.is_signed() or value > MAX_SLIPPAGE:
             raise ValueError(f"must be between 0 and {MAX_SLIPPAGE}")
-        if _places(value) > MAX_SLIPPAGE_DECIMALS:
+        if decimal_places(value) > MAX_SLIPPAGE_DECIMALS:
             raise ValueError(f"must have at most {MAX_SLIPPAGE_DECIMALS} decimals")
         return value
 
@@ -219,7 +160,7 @@ class PlaceOrder(BaseModel):
             raise ValueError("must be greater than 0")
         if value > MAX_PRICE:
             raise ValueError(f"must be at most {MAX_PRICE}")
-        if _places(value) > MAX_PRICE_DECIMALS:
+        if decimal_places(value) > MAX_PRICE_DECIMALS:
             raise ValueError(f"must have at most {MAX_PRICE_DECIMALS} decimals")
         return value
 
@@ -228,7 +169,7 @@ class PlaceOrder(BaseModel):
         if self.token_in == self.token_out:
             raise ValueError("tokenIn and tokenOut must differ")
         token = get_token(self.token_in)
-        if _places(self.amount_in) > token.decimals:
+        if decimal_places(self.amount_in) > token.decimals:
             raise ValueError(f"amountIn has more than {token.decimals} decimals for {token.symbol}")
         return self
 

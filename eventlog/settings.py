@@ -5,228 +5,207 @@ Names follow the original service (PORT, DATABASE_URL, REDIS_URL, MAX_*); the re
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from decimal import Decimal
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     SecretStr,
     ValidationError,
     field_validator,
 )
 
 from eventlog.key_pairs import parse_key_pairs
+from eventlog.setting_fields import setting
+from eventlog.setting_sources import (
+    env_name,
+    environ_value,
+    environment_and_dotenv,
+    redis_url_from_parts,
+)
 
 
 class SettingsError(ValueError):
     """A setting in the environment has a value that cannot be used."""
 
 
-# What each group of settings is about, in the order `--help` shows them.
-SETTING_GROUPS: dict[str, str] = {
-    "server": "where the API listens",
-    "stores": "Redis and PostgreSQL",
-    "embedded": "embedded servers (oee up)",
-    "logging": "logging",
-    "orders": "order processing",
-    "intake": "order intake",
-    "venues": "simulated venues",
-    "consumers": "consumers of the log",
-    "projection": "projectors",
-    "api": "API",
-    "websocket": "WebSocket streams",
-}
-
-
-def _setting(default: Any, group: str, description: str, **constraints: Any) -> Any:
-    """A setting's field: its default, its group (a key of SETTING_GROUPS), what it means."""
-    assert group in SETTING_GROUPS, group
-    return Field(
-        default=default, description=description, json_schema_extra={"group": group}, **constraints
-    )
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Where things are.
-    host: str = _setting("127.0.0.1", "server", "address the API listens on")
-    port: int = _setting(3000, "server", "port the API listens on", ge=0, le=65535)
-    trusted_proxies: str = _setting(
+    host: str = setting("127.0.0.1", "server", "address the API listens on")
+    port: int = setting(3000, "server", "port the API listens on", ge=0, le=65535)
+    trusted_proxies: str = setting(
         "",
         "server",
         "comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For names the"
         " client; empty: no proxy is trusted and the client is the peer address",
     )
-    redis_url: str | None = _setting(
+    redis_url: str | None = setting(
         None,
         "stores",
         "the event log's Redis (or REDIS_HOST, REDIS_PORT, REDIS_PASSWORD);"
         " unset under `oee up`: embedded Valkey",
     )
-    database_url: str | None = _setting(
+    database_url: str | None = setting(
         None, "stores", "PostgreSQL of the read models; unset under `oee up`: embedded PostgreSQL"
     )
-    key_prefix: str = _setting(
+    key_prefix: str = setting(
         "oee", "stores", "prefix of every Redis key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$"
     )
-    data_dir: Path = _setting(Path(".oee"), "embedded", "where the embedded servers keep data")
-    log_level: str = _setting("INFO", "logging", "DEBUG, INFO, WARNING or ERROR")
+    data_dir: Path = setting(Path(".oee"), "embedded", "where the embedded servers keep data")
+    log_level: str = setting("INFO", "logging", "DEBUG, INFO, WARNING or ERROR")
 
     # Order processing limits (the original's names).
-    max_concurrent_orders: int = _setting(
+    max_concurrent_orders: int = setting(
         10, "orders", "orders in flight per processor", ge=1, le=10_000
     )
-    max_orders_per_minute: int = _setting(
+    max_orders_per_minute: int = setting(
         100,
         "orders",
         "a minute's budget of executions started, all processors together: up to that many at"
         " once, refilled at the rate (0: no limit)",
         ge=0,
     )
-    max_retry_attempts: int = _setting(
+    max_retry_attempts: int = setting(
         3, "orders", "attempts in all for an order with transient failures", ge=1, le=20
     )
-    slippage_tolerance: Decimal = _setting(
+    slippage_tolerance: Decimal = setting(
         Decimal("0.01"), "orders", "slippage of an order that gives none", ge=0, le=Decimal("0.5")
     )
-    retry_base_delay_ms: int = _setting(500, "orders", "first wait before a retry", ge=0)
-    retry_max_delay_ms: int = _setting(8_000, "orders", "longest wait before a retry", ge=0)
+    retry_base_delay_ms: int = setting(500, "orders", "first wait before a retry", ge=0)
+    retry_max_delay_ms: int = setting(8_000, "orders", "longest wait before a retry", ge=0)
 
     # Intake: requests per minute per client at POST /api/orders/execute; 0 is off.
-    intake_rate_limit_per_minute: int = _setting(
+    intake_rate_limit_per_minute: int = setting(
         0, "intake", "orders a client may place per minute (429 beyond; 0: off)", ge=0
     )
 
     # Simulated venues.
-    venue_quote_latency_ms: int = _setting(200, "venues", "time a quote takes", ge=0)
-    venue_swap_latency_min_ms: int = _setting(2_000, "venues", "shortest swap", ge=0)
-    venue_swap_latency_max_ms: int = _setting(3_000, "venues", "longest swap", ge=0)
-    venue_failure_rate: float = _setting(
+    venue_quote_latency_ms: int = setting(200, "venues", "time a quote takes", ge=0)
+    venue_swap_latency_min_ms: int = setting(2_000, "venues", "shortest swap", ge=0)
+    venue_swap_latency_max_ms: int = setting(3_000, "venues", "longest swap", ge=0)
+    venue_failure_rate: float = setting(
         0.05, "venues", "share of swaps that fail transiently", ge=0, le=1
     )
-    venue_drift_bps: int = _setting(
+    venue_drift_bps: int = setting(
         20, "venues", "largest price move a drift step, in basis points", ge=0, le=10_000
     )
-    venue_seed: int = _setting(7, "venues", "seed of the simulated market")
-    venue_drift_interval_ms: int = _setting(1_000, "venues", "time between drift steps", ge=10)
-    venue_quote_ttl_ms: int = _setting(
+    venue_seed: int = setting(7, "venues", "seed of the simulated market")
+    venue_drift_interval_ms: int = setting(1_000, "venues", "time between drift steps", ge=10)
+    venue_quote_ttl_ms: int = setting(
         30_000, "venues", "age at which a route is quoted again", ge=1
     )
 
     # Consumer runtime.
-    consumer_batch_size: int = _setting(
+    consumer_batch_size: int = setting(
         500, "consumers", "entries read from the log at once", ge=1, le=10_000
     )
-    consumer_block_ms: int = _setting(1_000, "consumers", "how long a read waits for news", ge=1)
-    consumer_claim_idle_ms: int = _setting(
+    consumer_block_ms: int = setting(1_000, "consumers", "how long a read waits for news", ge=1)
+    consumer_claim_idle_ms: int = setting(
         30_000, "consumers", "idle time after which another consumer takes an entry over", ge=1
     )
-    consumer_max_deliveries: int = _setting(
+    consumer_max_deliveries: int = setting(
         5, "consumers", "deliveries of an entry before it is dead-lettered", ge=1
     )
     # Projectors commit one transaction per batch: larger batches amortise the commit.
-    projection_batch_size: int = _setting(
+    projection_batch_size: int = setting(
         2_000, "projection", "events a projector commits in one transaction", ge=1, le=50_000
     )
-    health_ttl_seconds: int = _setting(
+    health_ttl_seconds: int = setting(
         15, "consumers", "a consumer's heartbeat lives this long unless refreshed", ge=1
     )
 
-    api_store_timeout_seconds: float = _setting(
+    api_store_timeout_seconds: float = setting(
         5.0,
         "api",
         "how long a request waits for PostgreSQL before answering 503 (one order: from the log)",
         gt=0,
     )
-    api_keys: SecretStr = _setting(
+    api_keys: SecretStr = setting(
         SecretStr(""),
         "api",
         "client:key pairs, comma-separated; with any key (here or from `oee keys`) every"
         " endpoint but /health, /openapi.json and the dashboard page needs one",
     )
-    admin_api_keys: SecretStr = _setting(
+    admin_api_keys: SecretStr = setting(
         SecretStr(""),
         "api",
         "client:key pairs of operators: they see every client's orders and the operator endpoints",
     )
-    api_keys_refresh_seconds: float = _setting(
+    api_keys_refresh_seconds: float = setting(
         5.0, "api", "how soon a key made or revoked with `oee keys` takes effect in the API", gt=0
     )
-    api_max_connections: int = _setting(
+    api_max_connections: int = setting(
         4_096,
         "api",
         "connections and requests one API process serves at once; beyond it a request is 503",
         ge=1,
     )
-    api_header_timeout_seconds: float = _setting(
+    api_header_timeout_seconds: float = setting(
         10.0,
         "api",
         "how long a client may take to send a request's line and headers; then 408 and close",
         gt=0,
     )
-    api_body_timeout_seconds: float = _setting(
+    api_body_timeout_seconds: float = setting(
         30.0,
         "api",
         "how long a client may take to send a request's body once its headers are in; then 408",
         gt=0,
     )
-    api_max_url_bytes: int = _setting(
+    api_max_url_bytes: int = setting(
         8_192,
         "api",
         "the longest request URL (WebSocket ones too); longer is 414 and close",
         ge=256,
     )
-    api_max_header_bytes: int = _setting(
+    api_max_header_bytes: int = setting(
         65_536, "api", "the largest request line and headers; larger is 431 and close", ge=1_024
     )
 
     # WebSocket streams (api/streams.py).
-    ws_buffer_size: int = _setting(
+    ws_buffer_size: int = setting(
         1_024, "websocket", "messages waiting per socket before it is closed", ge=1
     )
-    ws_heartbeat_seconds: float = _setting(
+    ws_heartbeat_seconds: float = setting(
         15.0, "websocket", "heartbeat interval to idle sockets", gt=0
     )
-    ws_close_after_terminal_ms: int = _setting(
+    ws_close_after_terminal_ms: int = setting(
         5_000, "websocket", "an order's stream closes this long after its final event", ge=0
     )
-    ws_unknown_order_grace_ms: int = _setting(
+    ws_unknown_order_grace_ms: int = setting(
         500, "websocket", "how long a stream waits for an order id not yet in the log", ge=0
     )
-    ws_max_streams: int = _setting(
+    ws_max_streams: int = setting(
         2_048,
         "websocket",
         "streams one API process serves at once; past it a new socket is closed with 1013",
         ge=1,
     )
-    ws_max_streams_per_client: int = _setting(
+    ws_max_streams_per_client: int = setting(
         32,
         "websocket",
         "streams one client (API key, else address) may hold open per API process; then 1013",
         ge=1,
     )
-    ws_catch_up_slots: int = _setting(
+    ws_catch_up_slots: int = setting(
         4,
         "websocket",
         "sockets that catch up from the log at once per API process; the others wait their turn",
         ge=1,
     )
-    ws_ticket_seconds: int = _setting(
+    ws_ticket_seconds: int = setting(
         30,
         "websocket",
         "how long a ticket from POST /api/stream-tickets may open a WebSocket (once)",
         ge=1,
     )
-    ws_max_client_frame_bytes: int = _setting(
+    ws_max_client_frame_bytes: int = setting(
         4_096,
         "websocket",
         "the largest frame a client may send (clients only send pings); larger closes with 1009",
@@ -268,7 +247,7 @@ class Settings(BaseModel):
         """Build settings from environment variables; `overrides` win over the environment.
         Without an explicit `environ`, a `.env` file in the working folder is read too, and the
         process's environment variables win over it."""
-        env = _environment_and_dotenv() if environ is None else environ
+        env = environment_and_dotenv() if environ is None else environ
         values: dict[str, Any] = {}
         for field in cls.model_fields:
             name = env_name(field)
@@ -276,7 +255,7 @@ class Settings(BaseModel):
             if raw is not None and raw != "":
                 values[field] = raw
         if "redis_url" not in values and env.get("REDIS_HOST"):
-            values["redis_url"] = _redis_url_from_parts(env)
+            values["redis_url"] = redis_url_from_parts(env)
         values.update(overrides)
         try:
             return cls(**values)
@@ -290,7 +269,7 @@ class Settings(BaseModel):
         """These settings as the environment variables `from_env` reads back: the one way a
         child process is given its settings. An unset value is an empty variable."""
         return {
-            env_name(field): "" if value is None else _plain(value)
+            env_name(field): "" if value is None else environ_value(value)
             for field, value in self.model_dump().items()
         }
 
@@ -303,66 +282,3 @@ class Settings(BaseModel):
         if not self.database_url:
             raise SettingsError("DATABASE_URL is not set")
         return self.database_url
-
-
-def _plain(value: Any) -> str:
-    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-
-
-_ENV_NAMES = {
-    "api_keys": "API_KEYS",
-    "admin_api_keys": "ADMIN_API_KEYS",
-    "host": "HOST",
-    "port": "PORT",
-    "redis_url": "REDIS_URL",
-    "database_url": "DATABASE_URL",
-    "log_level": "LOG_LEVEL",
-    "max_concurrent_orders": "MAX_CONCURRENT_ORDERS",
-    "max_orders_per_minute": "MAX_ORDERS_PER_MINUTE",
-    "max_retry_attempts": "MAX_RETRY_ATTEMPTS",
-    "slippage_tolerance": "SLIPPAGE_TOLERANCE",
-}
-
-
-def setting_group(field: str) -> str:
-    """The group (a key of SETTING_GROUPS) of `field`."""
-    extra = Settings.model_fields[field].json_schema_extra
-    assert isinstance(extra, dict)
-    return str(extra["group"])
-
-
-def settings_by_group(*wanted: str) -> dict[str, list[str]]:
-    """The fields named or in the groups named in `wanted`, by group in SETTING_GROUPS order."""
-    unknown = set(wanted) - set(SETTING_GROUPS) - set(Settings.model_fields)
-    assert not unknown, unknown
-    chosen = [
-        field
-        for field in Settings.model_fields
-        if field in wanted or setting_group(field) in wanted
-    ]
-    grouped: dict[str, list[str]] = {group: [] for group in SETTING_GROUPS}
-    for field in chosen:
-        grouped[setting_group(field)].append(field)
-    return {group: fields for group, fields in grouped.items() if fields}
-
-
-def env_name(field: str) -> str:
-    """The environment variable that sets `field`."""
-    return _ENV_NAMES.get(field, f"OEE_{field.upper()}")
-
-
-DOTENV_FILE = ".env"
-
-
-def _environment_and_dotenv() -> dict[str, str]:
-    """`.env` in the working folder (when there is one) overlaid by the environment."""
-    from_file = {k: v for k, v in dotenv_values(DOTENV_FILE).items() if v is not None}
-    return from_file | dict(os.environ)
-
-
-def _redis_url_from_parts(env: Mapping[str, str]) -> str:
-    host = env["REDIS_HOST"]
-    port = env.get("REDIS_PORT") or "6379"
-    password = env.get("REDIS_PASSWORD")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{host}:{port}/0"

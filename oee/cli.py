@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.suites import add_bench_parser
-from eventlog.settings import SETTING_GROUPS, Settings, SettingsError, env_name, settings_by_group
+from eventlog.setting_fields import SETTING_GROUPS
+from eventlog.setting_sources import env_name
+from eventlog.settings import Settings, SettingsError
+from eventlog.settings_help import settings_by_group
 from eventlog.store_errors import STORES_UNAVAILABLE
 from oee.keys_command import add_keys_parser
 from oee.runtime import configure_logging, run_until_signalled

@@ -43,6 +43,17 @@ def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:
     return {row[0] for row in rows}, keys
 
 
+def _bench_env(settings: Settings) -> dict[str, str]:
+    """The environment of a benchmark program run as a subprocess on the test's servers, under
+    the test's key prefix (so the leftover check sees its schemas and keys)."""
+    return {
+        **os.environ,
+        "REDIS_URL": settings.require_redis_url(),
+        "DATABASE_URL": settings.require_database_url(),
+        "OEE_KEY_PREFIX": settings.key_prefix,
+    }
+
+
 def _run_leaving_nothing(settings: Settings, bench: Callable[[], T]) -> T:
     assert _leftovers(settings) == (set(), set())
     figures = bench()
@@ -80,10 +91,7 @@ def test_oee_bench_help_lists_every_suite_and_what_it_measures(
 
 def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> None:
     env = {
-        **os.environ,
-        "REDIS_URL": settings.require_redis_url(),
-        "DATABASE_URL": settings.require_database_url(),
-        "OEE_KEY_PREFIX": settings.key_prefix,
+        **_bench_env(settings),
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "oee", "bench", "projection", "--events", "500"]
@@ -103,12 +111,7 @@ def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> N
 def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
     settings: Settings,
 ) -> None:
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.require_redis_url(),
-        "DATABASE_URL": settings.require_database_url(),
-        "OEE_KEY_PREFIX": settings.key_prefix,
-    }
+    env = _bench_env(settings)
     done = _run_leaving_nothing(
         settings,
         lambda: subprocess.run(
@@ -125,12 +128,7 @@ def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
 
 
 def test_the_flood_benchmark_sees_every_flooding_socket_answered_408(settings: Settings) -> None:
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.require_redis_url(),
-        "DATABASE_URL": settings.require_database_url(),
-        "OEE_KEY_PREFIX": settings.key_prefix,
-    }
+    env = _bench_env(settings)
     done = _run_leaving_nothing(
         settings,
         lambda: subprocess.run(
@@ -149,12 +147,7 @@ def test_the_flood_benchmark_sees_every_flooding_socket_answered_408(settings: S
 def test_the_websocket_flood_benchmark_refuses_past_the_bound_and_completes_every_catch_up(
     settings: Settings,
 ) -> None:
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.require_redis_url(),
-        "DATABASE_URL": settings.require_database_url(),
-        "OEE_KEY_PREFIX": settings.key_prefix,
-    }
+    env = _bench_env(settings)
     command = [sys.executable, "-m", "bench.websocket_floods", "--sockets", "60"]
     command += ["--catch-up", "10", "--orders", "10", "--json"]
     done = _run_leaving_nothing(

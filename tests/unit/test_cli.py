@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.settings import Settings, env_name
+from eventlog.setting_sources import env_name
+from eventlog.settings import Settings
 from oee.cli import build_parser, settings_from_args
 from projections.registry import PROJECTIONS
 

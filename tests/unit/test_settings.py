@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.settings import Settings, SettingsError, env_name
+from eventlog.setting_sources import env_name
+from eventlog.settings import Settings, SettingsError
 
 
 def test_the_original_variable_names_are_read() -> None:
