@@ -29,11 +29,7 @@ async def read_order(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> 
 
 async def read_first(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> Recorded | None:
     """The order's first event (its placement); None for an unknown order."""
-    position: Any = await redis.lindex(keys.order_positions(order_id), 0)
-    if position is None:
-        return None
-    entries: Any = await redis.xrange(keys.events, min=position, max=position)
-    return decode(*entries[0]) if entries else None
+    return (await read_firsts(redis, keys, [order_id])).get(order_id)
 
 
 async def read_firsts(
