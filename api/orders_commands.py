@@ -18,6 +18,7 @@ from commands.order_intake import (
     OrderNotFoundError,
     PlacementOutcomeUnknownError,
     TooLateToCancelError,
+    TooManyRestingOrdersError,
 )
 from commands.place_order import CommandRejectedError
 from eventlog.store_errors import STORES_UNAVAILABLE
@@ -59,6 +60,8 @@ async def place_order(request: Request) -> Response:
         raise ApiError(400, "INVALID_IDEMPOTENCY_KEY", str(exc)) from None
     except IdempotencyConflictError as exc:
         raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", str(exc)) from None
+    except TooManyRestingOrdersError as exc:
+        raise ApiError(409, "TOO_MANY_RESTING_ORDERS", str(exc)) from None
     except IntakeLimitedError as exc:
         raise ApiError(
             429,

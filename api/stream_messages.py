@@ -97,6 +97,7 @@ def _encode(message: dict[str, Any]) -> str:
 SENTENCES = {
     "OrderPlaced": "Order received and queued: {p.amount_in} {p.token_in} for {p.token_out}",
     "OrderOpened": "Order open, waiting for its price ({p.limit_price})",
+    "OrderTriggered": "Limit price reached: the market gives {p.market_out}; executing",
     "RoutingStarted": "Finding the best route (attempt {p.attempt})",
     "RouteSelected": "Building transaction on {p.chosen.venue}, expecting {p.expected_out}",
     "TransactionBuilt": "Transaction built, submitting it (attempt {p.attempt})",

@@ -55,9 +55,9 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
     keys = Keys(run.key_prefix)
     redis = redis_client(run)
     names = [f"bench-{n}" for n in range(processors)]
-    started = [_start_processor(run, name) for name in names]
+    started = [start_processor(run, name) for name in names]
     try:
-        await _wait_until_ready(redis, keys, names, started)
+        await wait_until_ready(redis, keys, names, started)
         start_position = "0-0"
         cpu_before = sum(cpu_seconds(process.pid) for process in started)
         began = time.perf_counter()
@@ -69,17 +69,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         cpu = sum(cpu_seconds(process.pid) for process in started) - cpu_before
         peaks = [round(peak_rss_kib(process.pid) / 1024, 1) for process in started]
     finally:
-        for process in started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        async for key in redis.scan_iter(match=f"{run.key_prefix}:*", count=1000):
-            await redis.unlink(key)
-        await redis.aclose()
+        await stop_and_clean(started, redis, run.key_prefix)
     return {
         "orders": float(orders),
         "processors": float(processors),
@@ -94,14 +84,31 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
     }
 
 
-def _start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
+async def stop_and_clean(
+    processes: list[subprocess.Popen[bytes]], redis: Any, key_prefix: str
+) -> None:
+    """Stop the benchmark's processes (SIGTERM, then SIGKILL after 30 s) and remove its keys."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    async for key in redis.scan_iter(match=f"{key_prefix}:*", count=1000):
+        await redis.unlink(key)
+    await redis.aclose()
+
+
+def start_processor(settings: Settings, name: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "oee", "process", "--name", name],
         env=child_env(settings.to_environ()),
     )
 
 
-async def _wait_until_ready(
+async def wait_until_ready(
     redis: Any, keys: Keys, names: list[str], processes: list[subprocess.Popen[bytes]]
 ) -> None:
     deadline = time.monotonic() + 60

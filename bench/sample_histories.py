@@ -26,6 +26,7 @@ from schema.events import (
     OrderFailed,
     OrderOpened,
     OrderPlaced,
+    OrderTriggered,
     Payload,
     Quote,
     RouteSelected,
@@ -106,6 +107,7 @@ def order_payloads(rng: random.Random) -> list[Payload]:
         payloads.append(OrderOpened(limit_price=price))
         if fate == "expired":
             return [*payloads, OrderExpired()]
+        payloads.append(OrderTriggered(limit_price=price, market_out=amount_in * price))
     if fate == "cancelled":
         if rng.random() < 0.5:
             payloads.append(RoutingStarted(attempt=1))

@@ -35,6 +35,7 @@ class BenchOptions:
     clients: int = 1_000
     runs: int = 3
     keys: bool = False
+    resting: int = 10_000
 
 
 # Each suite imports its module only when it runs, so that `oee --help` stays quick.
@@ -72,6 +73,13 @@ def _websocket(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.websocket import run_websocket_bench
 
     return run_websocket_bench(settings, options.clients)
+
+
+def _resting(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.resting import bench_resting_suite
+
+    figures: dict[str, Any] = bench_resting_suite(settings, options.resting)
+    return figures
 
 
 def _startup(settings: Settings, options: BenchOptions) -> dict[str, Any]:
@@ -114,6 +122,12 @@ SUITES: dict[str, tuple[Suite, str]] = {
         _websocket,
         "WebSocket messages delivered/s, delivery p50/p99, server CPU per message and memory per"
         " idle connection, --clients sockets on one API process, without and with deflate",
+    ),
+    "resting": (
+        _resting,
+        "limit orders: --resting orders opened/s by one processor, trigger latency p50/p99 from a"
+        " pool change to each order's routing over 20 market moves, and processor and Redis"
+        " memory with the orders resting",
     ),
     "startup": (
         _startup,
@@ -190,6 +204,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     )
     option("--clients", defaults.clients, "websocket: sockets", type=int, metavar="N")
     option("--runs", defaults.runs, "startup: cold and warm starts", type=int, metavar="N")
+    option("--resting", defaults.resting, "resting: limit orders resting", type=int, metavar="N")
     parser.add_argument(
         "--keys",
         action="store_true",

@@ -49,6 +49,15 @@ class PlacementOutcomeUnknownError(RuntimeError):
         super().__init__(f"order {order_id}: the log was unreachable; accepted or not is unknown")
 
 
+class TooManyRestingOrdersError(RuntimeError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"this client has {limit} limit orders resting, the most it may; cancel one or wait"
+            " for one to fill or expire"
+        )
+        self.limit = limit
+
+
 class OrderNotFoundError(LookupError):
     def __init__(self, order_id: uuid.UUID | str) -> None:
         super().__init__(f"order {order_id} not found")
@@ -94,6 +103,11 @@ class OrderIntake:
         command = parse_place_order(body)
         digest = None if idempotency_key is None else key_digest(check_key(idempotency_key))
         await self.limit.check(client_id)
+        resting_limit = self._settings.max_resting_per_client
+        if command.order_type != "market" and resting_limit:
+            resting = int(await self._redis.scard(self._keys.resting_client(client_id)))
+            if resting >= resting_limit:
+                raise TooManyRestingOrdersError(resting_limit)
         event = decide_place_order(
             command,
             default_slippage=self._settings.slippage_tolerance,

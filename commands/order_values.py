@@ -15,7 +15,9 @@ MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real
 # As in the original: up to 1. A slippage of 1 makes minAmountOut 0 ("any price"), which a client
 # may ask for only explicitly: the server's default (SLIPPAGE_TOLERANCE) stays at most 0.5.
 MAX_SLIPPAGE = Decimal(1)
-MAX_EXPIRY_SECONDS = 7 * 24 * 3600
+# How long a limit order rests unless it says otherwise, and the longest it may.
+DEFAULT_EXPIRY_SECONDS = 24 * 3600
+MAX_EXPIRY_SECONDS = 30 * 24 * 3600
 # Places after the point that slippage and limit prices may have: every store and every later step
 # (PostgreSQL numeric, JSON, the venue maths) takes such values exactly.
 MAX_SLIPPAGE_DECIMALS = 9

@@ -6,6 +6,7 @@ Validation is complete before anything is written: a refused command changes not
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from commands.order_values import (
+    DEFAULT_EXPIRY_SECONDS,
     MAX_AMOUNT,
     MAX_EXPIRY_SECONDS,
     MAX_PRICE,
@@ -111,10 +113,21 @@ class PlaceOrder(BaseModel):
     ] = Field(
         default=None,
         alias="limitPrice",
-        description=f"At most {MAX_PRICE_DECIMALS} decimals; limit orders are not available yet.",
+        description=(
+            "Limit orders only, and required for them: the least tokenOut per tokenIn the order "
+            f"accepts, greater than 0, at most {MAX_PRICE_DECIMALS} decimals."
+        ),
     )
     expires_in_seconds: int | None = Field(
-        default=None, alias="expiresInSeconds", ge=1, le=MAX_EXPIRY_SECONDS, strict=True
+        default=None,
+        alias="expiresInSeconds",
+        ge=1,
+        le=MAX_EXPIRY_SECONDS,
+        strict=True,
+        description=(
+            "Limit orders only: how long the order may rest before it expires, in seconds "
+            f"(default {DEFAULT_EXPIRY_SECONDS}, at most {MAX_EXPIRY_SECONDS})."
+        ),
     )
 
     @field_validator("amount_in", "slippage", "limit_price", mode="before")
@@ -171,7 +184,22 @@ class PlaceOrder(BaseModel):
         token = get_token(self.token_in)
         if decimal_places(self.amount_in) > token.decimals:
             raise ValueError(f"amountIn has more than {token.decimals} decimals for {token.symbol}")
+        if self.order_type == "limit" and self.limit_price is None:
+            raise ValueError("limitPrice is required for a limit order")
+        if self.order_type == "market" and self.limit_price is not None:
+            raise ValueError(
+                "limitPrice is for limit orders; a market order takes the market price"
+            )
+        if self.order_type == "market" and self.expires_in_seconds is not None:
+            raise ValueError("expiresInSeconds is for limit orders; a market order runs at once")
         return self
+
+    def expires_at(self, now: datetime) -> datetime | None:
+        """When a resting order placed at `now` expires; None for a market order."""
+        if self.order_type == "market":
+            return None
+        seconds = self.expires_in_seconds or DEFAULT_EXPIRY_SECONDS
+        return now + timedelta(seconds=seconds)
 
 
 _FIELD_NAMES = {
@@ -202,17 +230,11 @@ def parse_place_order(body: Any) -> PlaceOrder:
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
         message = f"invalid order: {summary}"
         raise CommandRejectedError("VALIDATION_ERROR", message, details) from None
-    if command.order_type == "limit":
-        raise CommandRejectedError(
-            "ORDER_TYPE_NOT_SUPPORTED",
-            "limit orders are not available yet; place a market order",
-            [{"field": "orderType", "message": "limit orders are not available yet"}],
-        )
     return command
 
 
 def _infer_field(message: str) -> str:
-    for field in ("amountIn", "tokenIn", "tokenOut"):
+    for field in ("limitPrice", "expiresInSeconds", "amountIn", "tokenIn", "tokenOut"):
         if field in message:
             return field
     return "body"
@@ -229,6 +251,7 @@ def decide_place_order(
     """The event that placing this order records: a new order at sequence 1. The log keeps the
     digest of the client's Idempotency-Key (commands.idempotency.key_digest), never the key."""
     slippage = default_slippage if command.slippage is None else command.slippage
+    now = datetime.now(UTC)
     return new_event(
         OrderPlaced(
             order_type=command.order_type,
@@ -237,10 +260,12 @@ def decide_place_order(
             amount_in=command.amount_in,
             slippage=slippage,
             limit_price=command.limit_price,
+            expires_at=command.expires_at(now),
             client_id=client_id,
             idempotency_key=idempotency_key_digest,
         ),
         order_id=uuid.uuid4(),
         sequence=1,
         correlation_id=correlation_id,
+        occurred_at=now,
     )

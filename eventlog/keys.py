@@ -86,6 +86,32 @@ class Keys:
         """A JSON snapshot of every pool's spot price, rewritten by processors as prices drift."""
         return f"{self.prefix}:venue-prices"
 
+    def resting_book(self, token_in: str, token_out: str) -> str:
+        """Resting limit orders selling `token_in` for `token_out`: a sorted set of
+        `<order id>:<sequence>` scored by limit price, so the orders a price reaches are one
+        range read."""
+        return f"{self.prefix}:resting:{token_in}:{token_out}"
+
+    @property
+    def resting_orders(self) -> str:
+        """A hash from each resting order's `<order id>:<sequence>` to what triggering it needs."""
+        return f"{self.prefix}:resting-orders"
+
+    @property
+    def resting_expiries(self) -> str:
+        """Every resting order's `<order id>:<sequence>`, scored by when it expires (epoch s)."""
+        return f"{self.prefix}:resting-expiries"
+
+    @property
+    def resting_pairs(self) -> str:
+        """The `<token in>:<token out>` directions that have (or had) resting orders."""
+        return f"{self.prefix}:resting-pairs"
+
+    def resting_client(self, client_id: str) -> str:
+        """The `<order id>:<sequence>` of every order `client_id` has resting: its count is what
+        the per-client limit on resting orders checks."""
+        return f"{self.prefix}:resting-client:{client_id}"
+
     def submission(self, order_id: uuid.UUID | str) -> str:
         """The first submission result of an order: makes submission idempotent."""
         return f"{self.prefix}:submission:{order_id}"

@@ -77,6 +77,12 @@ class Settings(BaseModel):
     slippage_tolerance: Decimal = setting(
         Decimal("0.01"), "orders", "slippage of an order that gives none", ge=0, le=Decimal("0.5")
     )
+    trigger_interval_ms: int = setting(
+        20, "orders", "how often the market is checked against resting limit orders", ge=1
+    )
+    max_resting_per_client: int = setting(
+        1_000, "orders", "limit orders one client may have resting (409 beyond; 0: no limit)", ge=0
+    )
     retry_base_delay_ms: int = setting(500, "orders", "first wait before a retry", ge=0)
     retry_max_delay_ms: int = setting(8_000, "orders", "longest wait before a retry", ge=0)
 

@@ -23,16 +23,22 @@ from eventlog.reading import read_order
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from processors.errors import ErrorCode
 from processors.order_lifecycle import OrderExecution
+from processors.order_logs import log_order
 from processors.pools import to_amount
 from processors.price_publisher import publish_venue_prices
 from processors.processor_resources import ExecutionContext
+from processors.resting_book import RestingBook
+from processors.resting_orders import RestingOrders
 from processors.route_fills import plan_from_quote
+from processors.trigger_engine import TriggerEngine
 from processors.venues import fill_from_result
 from schema.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderFailed,
     OrderPlaced,
+    OrderTriggered,
     Payload,
     RoutingStarted,
     new_event,
@@ -59,6 +65,9 @@ class ExecutionProcessor:
         self.consumer = Consumer(
             context.redis, context.keys, config, self._handle, on_dead_letter=self._on_dead_letter
         )
+        self.book = RestingBook(context.redis, context.keys)
+        self.triggers = TriggerEngine(context, self.book)
+        self._resting = RestingOrders(context, self.book, self.triggers)
         self._in_hand: dict[str, float] = {}  # entry position -> when its order was taken
         self._order_tasks: set[asyncio.Task[Any]] = set()
         self._prepared = False
@@ -81,6 +90,9 @@ class ExecutionProcessor:
             asyncio.create_task(self._every(halt, STATS_INTERVAL_S, self.publish_stats)),
             asyncio.create_task(
                 self._every(halt, self.settings.venue_drift_interval_ms / 1000, self._market_tick)
+            ),
+            asyncio.create_task(
+                self._every(halt, self.settings.trigger_interval_ms / 1000, self.triggers.tick)
             ),
         ]
         consumer = asyncio.create_task(self.consumer.run(halt))
@@ -132,10 +144,18 @@ class ExecutionProcessor:
     async def _handle(self, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
             payload = recorded.event.payload
-            if isinstance(payload, OrderPlaced) and payload.order_type == "market":
+            if isinstance(payload, OrderPlaced):
+                if payload.order_type == "market":
+                    await self._execute(recorded)
+                else:
+                    await self._resting.open(recorded)
+            elif isinstance(payload, OrderTriggered):
                 await self._execute(recorded)
+            elif isinstance(payload, OrderCancelled):
+                await self._resting.forget(recorded)
 
     async def _execute(self, recorded: Recorded) -> None:
+        order_id = recorded.event.order_id
         stats = self.stats
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
@@ -144,7 +164,14 @@ class ExecutionProcessor:
         assert task is not None
         self._order_tasks.add(task)
         try:
-            await OrderExecution(self._context, recorded).run()
+            if isinstance(recorded.event.payload, OrderPlaced):
+                history = [recorded.event]
+            else:  # a trigger: the order's history is needed, its OrderPlaced is long ago
+                history = [r.event for r in await read_order(self._redis, self.keys, order_id)]
+            execution = OrderExecution(self._context, history, recorded.position)
+            state = await execution.run()
+            if state.status is OrderStatus.OPEN:  # the market moved back below the limit
+                await self._resting.rest(state, execution.last_event)
         finally:
             stats.in_flight -= 1
             del self._in_hand[recorded.position]
@@ -153,7 +180,7 @@ class ExecutionProcessor:
     async def _on_dead_letter(self, recorded: Recorded, reason: str) -> None:
         """A poison OrderPlaced: end the order, once. If a submission of it filled, confirm that
         fill; otherwise void its submissions so none can fill later, and fail the order."""
-        if not isinstance(recorded.event.payload, OrderPlaced):
+        if not isinstance(recorded.event.payload, OrderPlaced | OrderTriggered):
             return
         order_id = recorded.event.order_id
         while True:
@@ -183,19 +210,16 @@ class ExecutionProcessor:
                 )
             except ConcurrencyError:
                 continue
-            logger.error(
-                "order_id=%s event_id=%s position=%s %s after dead-lettering entry %s: %s",
+            log_order(
+                logger,
+                logging.ERROR,
                 order_id,
                 closing.event_id,
                 positions[0],
+                "%s after dead-lettering entry %s: %s",
                 closing.type,
                 recorded.position,
                 reason,
-                extra={
-                    "order_id": str(order_id),
-                    "event_id": str(closing.event_id),
-                    "position": positions[0],
-                },
             )
             return
 

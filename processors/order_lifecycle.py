@@ -9,20 +9,16 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import RetryCallState
 
 from eventlog.append import ConcurrencyError
-from eventlog.codec import Recorded
 from eventlog.reading import order_sequence, read_order
 from processors.errors import ErrorCode, ExecutionError
+from processors.limit_prices import at_limit
+from processors.order_logs import log_order
 from processors.pools import to_amount, to_units
 from processors.processor_resources import ExecutionContext
+from processors.retry_policy import retrying
 from processors.route_fills import plan_from_quote
 from processors.transactions import transaction_hash, transaction_steps
 from schema.events import (
@@ -30,7 +26,9 @@ from schema.events import (
     Event,
     OrderConfirmed,
     OrderFailed,
+    OrderOpened,
     OrderPlaced,
+    OrderTriggered,
     Payload,
     RouteSelected,
     RoutingStarted,
@@ -39,24 +37,31 @@ from schema.events import (
     new_event,
 )
 from schema.order_state import OrderState, apply, fold
-from schema.statuses import is_terminal
+from schema.statuses import OrderStatus, is_terminal
 
 logger = logging.getLogger(__name__)
 
 
 class OrderExecution:
-    def __init__(self, context: ExecutionContext, placed: Recorded) -> None:
+    def __init__(
+        self, context: ExecutionContext, history: list[Event[Payload]], position: str
+    ) -> None:
+        """`history` is the order's as far as known: its OrderPlaced alone for a new market order
+        (optimistic: the first append expects sequence 1, which proves the history is exactly
+        that; if it has moved on, the append fails and the history is read), or all of it."""
         self._ctx = context
-        self._order_id = placed.event.order_id
-        # Optimistic start: the first append expects sequence 1, which proves the order's history is
-        # exactly this OrderPlaced; if it has moved on, the append fails and the history is read.
-        self._history: list[Event[Payload]] = [placed.event]
+        self._order_id = history[0].order_id
+        self._history = list(history)
         self._state = _fold(self._history)
-        self._position = placed.position
+        self._position = position
 
     @property
     def state(self) -> OrderState:
         return self._state
+
+    @property
+    def last_event(self) -> Event[Payload]:
+        return self._history[-1]
 
     async def run(self) -> OrderState:
         while True:
@@ -67,8 +72,9 @@ class OrderExecution:
                 await self._reload()
 
     async def _drive(self) -> None:
-        if is_terminal(self._state.status):
-            return
+        s = self._state
+        if is_terminal(s.status) or s.status is OrderStatus.OPEN:
+            return  # done, or a limit order resting: the trigger engine moves it
         last = self._history[-1]
         if isinstance(last.payload, AttemptFailed):
             await self._wait_for_retry(last)  # a retry that was due when the last processor died
@@ -77,9 +83,12 @@ class OrderExecution:
             if last.payload.order_type != "market":
                 return
             first_attempt = 1
+        elif isinstance(last.payload, OrderTriggered):
+            first_attempt = s.attempts + 1
         else:
-            first_attempt = max(1, self._state.attempts)
-        limit = self._ctx.settings.max_retry_attempts
+            first_attempt = max(1, s.attempts)
+        # Each trigger of a limit order has the whole budget; a market order has one trigger.
+        limit = self._ctx.settings.max_retry_attempts + s.attempt_base
         if first_attempt > limit:  # MAX_RETRY_ATTEMPTS was lowered while the order waited
             message = f"no attempt left of {limit}; the last failed with {self._state.error_code}"
             await self._fail(ExecutionError(self._order_id, ErrorCode.PROCESSING_ERROR, message))
@@ -87,31 +96,31 @@ class OrderExecution:
         await self._attempts(first_attempt)
 
     async def _attempts(self, first: int) -> None:
-        settings = self._ctx.settings
-        base = settings.retry_base_delay_ms / 1000
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(settings.max_retry_attempts - first + 1),
-            wait=wait_exponential_jitter(
-                multiplier=base * 2 ** (first - 1),
-                max=settings.retry_max_delay_ms / 1000,
-                jitter=base / 2,
-            ),
-            retry=retry_if_exception(lambda exc: isinstance(exc, ExecutionError) and exc.retryable),
-            before_sleep=self._record_attempt_failed,
-            reraise=True,
-        )
+        tried = first - 1 - self._state.attempt_base  # attempts of this trigger made already
         try:
-            async for attempt in retrying:
+            async for attempt in retrying(self._ctx.settings, tried, self._record_attempt_failed):
                 with attempt:
                     await self._attempt()
         except ExecutionError as exc:
-            await self._fail(exc)
+            if self._state.order_type == "limit" and exc.code is ErrorCode.SLIPPAGE_EXCEEDED:
+                await self._reopen(exc)
+            else:
+                await self._fail(exc)
+
+    async def _reopen(self, error: ExecutionError) -> None:
+        """The market moved back below the limit before the swap landed: rest again."""
+        assert self._state.limit_price is not None
+        await self._append(
+            OrderOpened(limit_price=self._state.limit_price, reopened_after=error.code)
+        )
+        self._ctx.stats.reopened += 1
+        self._log(logging.INFO, "open again: %s", error.message)
 
     async def _attempt(self) -> None:
         """Move the order from its last event to confirmed, or raise this attempt's error."""
         while not is_terminal(self._state.status):
             payload = self._history[-1].payload
-            if isinstance(payload, OrderPlaced | AttemptFailed):
+            if isinstance(payload, OrderPlaced | OrderTriggered | AttemptFailed):
                 await self._start_routing()
             elif isinstance(payload, RoutingStarted):
                 await self._select_route(payload.attempt)
@@ -126,14 +135,15 @@ class OrderExecution:
 
     async def _start_routing(self) -> None:
         attempt = self._state.attempts + 1
-        if attempt == 1 and self._ctx.limiter.enabled:
+        first = attempt == self._state.attempt_base + 1  # of this trigger
+        if first and self._ctx.limiter.enabled:
             # Do not spend a token on an order someone else already started.
             actual = await order_sequence(self._ctx.redis, self._ctx.keys, self._order_id)
             if actual != self._state.sequence:
                 raise ConcurrencyError(self._order_id, self._state.sequence, actual)
             self._ctx.stats.throttled_seconds += await self._ctx.limiter.acquire()
         await self._append(RoutingStarted(attempt=attempt))
-        if attempt == 1:
+        if first:
             self._ctx.stats.started += 1
 
     async def _select_route(self, attempt: int) -> None:
@@ -141,6 +151,8 @@ class OrderExecution:
         selected = await self._ctx.router.route(
             self._order_id, attempt, s.token_in, s.token_out, s.amount_in, s.slippage
         )
+        if s.limit_price is not None:
+            selected = at_limit(self._order_id, selected, s.amount_in, s.limit_price, s.token_out)
         steps = transaction_steps(
             selected.chosen, s.token_in, s.token_out, s.amount_in, selected.min_amount_out
         )
@@ -257,8 +269,7 @@ class OrderExecution:
             self._state = apply(self._state, event)
             self._history.append(event)
         self._position = positions[-1]
-        if logger.isEnabledFor(logging.DEBUG):
-            self._log(logging.DEBUG, "appended %s", ", ".join(e.type for e in events))
+        self._log(logging.DEBUG, "appended %s", ", ".join(e.type for e in events))
 
     async def _reload(self) -> None:
         history = await read_order(self._ctx.redis, self._ctx.keys, self._order_id)
@@ -269,20 +280,8 @@ class OrderExecution:
         self._log(logging.INFO, "resuming from %s (%s)", self._history[-1].type, self._state.status)
 
     def _log(self, level: int, message: str, *args: object) -> None:
-        last = self._history[-1]
-        logger.log(
-            level,
-            "order_id=%s event_id=%s position=%s " + message,
-            self._order_id,
-            last.event_id,
-            self._position,
-            *args,
-            extra={
-                "order_id": str(self._order_id),
-                "event_id": str(last.event_id),
-                "position": self._position,
-            },
-        )
+        last = self._history[-1].event_id
+        log_order(logger, level, self._order_id, last, self._position, message, *args)
 
 
 def _fold(history: list[Event[Payload]]) -> OrderState:

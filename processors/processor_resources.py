@@ -29,6 +29,7 @@ class ExecutionStats:
     failed: int = 0
     attempts_failed: int = 0
     resumed: int = 0
+    reopened: int = 0  # limit orders the market left behind between trigger and fill
     throttled_seconds: float = 0.0
     since: float = field(default_factory=time.time)
 

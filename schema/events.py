@@ -48,9 +48,19 @@ def public_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OrderOpened(Payload):
-    """A limit order rests until its price is reached."""
+    """A limit order rests until its price is reached; again after a triggered attempt found the
+    market back below the limit (`reopened_after` names the error that sent it back)."""
 
     limit_price: Decimal
+    reopened_after: str | None = None
+
+
+class OrderTriggered(Payload):
+    """The market reached a resting limit order's price for its full size: it executes now.
+    `market_out` is what the best route gave for the whole order when it was triggered."""
+
+    limit_price: Decimal
+    market_out: Decimal
 
 
 class RoutingStarted(Payload):
@@ -127,6 +137,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     for cls in (
         OrderPlaced,
         OrderOpened,
+        OrderTriggered,
         RoutingStarted,
         RouteSelected,
         TransactionBuilt,

@@ -19,7 +19,9 @@ from schema.events import (
     OrderConfirmed,
     OrderExpired,
     OrderFailed,
+    OrderOpened,
     OrderPlaced,
+    OrderTriggered,
     Payload,
     Quote,
     RouteSelected,
@@ -64,6 +66,9 @@ class OrderState:
     fee: Decimal | None = None
     tx_hash: str | None = None
     attempts: int = 0
+    # The attempts made before the latest trigger of a limit order: each trigger has the whole
+    # MAX_RETRY_ATTEMPTS budget.
+    attempt_base: int = 0
     error_code: str | None = None
     error_message: str | None = None
     confirmed_at: datetime | None = None
@@ -136,6 +141,14 @@ def apply(state: OrderState | None, event: Event[Payload]) -> OrderState:
             attempts=max(state.attempts, p.attempts),
             error_code=p.error_code,
             error_message=p.error_message,
+        )
+    elif isinstance(p, OrderTriggered):
+        changes["attempt_base"] = state.attempts
+    elif isinstance(p, OrderOpened) and p.reopened_after is not None:
+        changes.update(
+            error_code=p.reopened_after,
+            error_message="the market moved back below the limit price; resting again",
+            tx_hash=None,
         )
     elif isinstance(p, OrderCancelled | OrderExpired):
         changes.update(error_message=p.reason)

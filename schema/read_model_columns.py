@@ -36,6 +36,7 @@ ORDER_COLUMN_TYPES: dict[str, str] = {
     "sequence": "integer",
     "client_id": "text",
     "correlation_id": "uuid",
+    "attempt_base": "integer",
     "last_event_type": "text",
     "last_position": "text",
 }
@@ -64,7 +65,7 @@ JSON_COLUMNS = frozenset(
 
 # Columns kept for the projection and for isolation, never shown to a client.
 PRIVATE_ORDER_COLUMNS = frozenset(
-    {"client_id", "correlation_id", "last_event_type", "last_position"}
+    {"client_id", "correlation_id", "attempt_base", "last_event_type", "last_position"}
 )
 # The fields of an order's view, in the order an answer shows them.
 ORDER_VIEW_FIELDS = tuple(c for c in ORDER_COLUMNS if c not in PRIVATE_ORDER_COLUMNS)

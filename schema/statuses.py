@@ -33,6 +33,7 @@ CANCELLABLE_STATUSES = frozenset(
 STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
     "OrderPlaced": OrderStatus.PENDING,
     "OrderOpened": OrderStatus.OPEN,
+    "OrderTriggered": OrderStatus.ROUTING,
     "RoutingStarted": OrderStatus.ROUTING,
     "RouteSelected": OrderStatus.BUILDING,
     "TransactionBuilt": OrderStatus.BUILDING,
@@ -61,6 +62,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus | None, frozenset[OrderStatus]] = {
     ),
     OrderStatus.ROUTING: frozenset(
         {
+            OrderStatus.OPEN,  # a limit order the market left behind before it was routed
             OrderStatus.ROUTING,
             OrderStatus.BUILDING,
             OrderStatus.FAILED,
@@ -70,6 +72,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus | None, frozenset[OrderStatus]] = {
     ),
     OrderStatus.BUILDING: frozenset(
         {
+            OrderStatus.OPEN,
             OrderStatus.BUILDING,
             OrderStatus.SUBMITTED,
             OrderStatus.ROUTING,
@@ -78,7 +81,8 @@ ALLOWED_TRANSITIONS: dict[OrderStatus | None, frozenset[OrderStatus]] = {
         }
     ),
     OrderStatus.SUBMITTED: frozenset(
-        {OrderStatus.CONFIRMED, OrderStatus.ROUTING, OrderStatus.FAILED}
+        # open: a limit order's swap found the market below its limit, and filled nothing
+        {OrderStatus.CONFIRMED, OrderStatus.ROUTING, OrderStatus.FAILED, OrderStatus.OPEN}
     ),
     OrderStatus.CONFIRMED: frozenset(),
     OrderStatus.FAILED: frozenset(),

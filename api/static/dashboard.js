@@ -5,6 +5,7 @@
 (function () {
   const TOKENS = ["SOL", "USDC", "USDT", "BONK", "JUP", "RAY"];
   const TERMINAL = new Set(["confirmed", "failed", "cancelled", "expired"]);
+  const CANCELLABLE = new Set(["pending", "open", "routing", "building"]);
   const FIELDS = ["orderType", "tokenIn", "tokenOut", "amountIn", "slippage", "limitPrice", "expiresInSeconds"];
   const DECIMAL = /^\d+(\.\d+)?$/;
   const BULK_ORDERS = [
@@ -372,10 +373,26 @@
   }
   function openDetail(id) {
     selectedId = id;
+    $("detail-cancel-result").textContent = "";
     for (const row of orders.values()) if (row.node) row.node.setAttribute("aria-selected", String(row.id === id));
     $("detail").hidden = false;
     $("detail-heading").textContent = "Order " + id;
     renderDetail(id).then(() => $("detail-heading").focus());
+  }
+  async function cancelSelected() {
+    const id = selectedId;
+    if (!id) return;
+    const button = $("detail-cancel");
+    button.disabled = true;
+    try {
+      const response = await apiFetch(`/api/orders/${id}/cancel`, { method: "POST" });
+      const body = await response.json();
+      $("detail-cancel-result").textContent = body.success ? "Cancelled." : body.error;
+    } catch (err) {
+      $("detail-cancel-result").textContent = "The cancel did not reach the server; try again.";
+    }
+    button.disabled = false;
+    scheduleDetail();
   }
   function closeDetail() {
     const id = selectedId;
@@ -393,7 +410,8 @@
     const events = (eventsAnswer && eventsAnswer.body.events) || [];
     const summary = $("detail-summary");
     if (order) {
-      const items = [["Status", order.status], ["Pair", `${order.tokenIn} → ${order.tokenOut}`], ["Amount in", order.amountIn],
+      const items = [["Status", order.status], ["Type", order.orderType], ["Pair", `${order.tokenIn} → ${order.tokenOut}`], ["Amount in", order.amountIn],
+        ["Limit price", order.limitPrice], ["Expires", order.expiresAt && fmtTime(order.expiresAt)],
         ["Amount out", order.amountOut], ["Min amount out", order.minAmountOut], ["Venue", order.selectedDex],
         ["Executed price", order.executedPrice], ["Price impact", order.priceImpact], ["Fee", order.fee],
         ["Attempts", order.attempts], ["Tx hash", order.txHash], ["Error", order.errorCode && `${order.errorCode}: ${order.errorMessage}`]];
@@ -405,6 +423,7 @@
     } else {
       summary.replaceChildren(el("div", {}, [el("dt", { text: "Status" }), el("dd", { text: "not projected yet" })]));
     }
+    $("detail-cancel").hidden = !(order && CANCELLABLE.has(order.status));
     const routed = events.filter((e) => e.type === "RouteSelected").pop();
     const quotes = (routed && routed.data.quotes) || (order && order.quotes) || [];
     const chosen = (routed && routed.data.chosen) || (order && order.route) || null;
@@ -524,6 +543,7 @@
     fillTokens();
     showLimitFields();
     $("orderType").addEventListener("change", showLimitFields);
+    $("detail-cancel").addEventListener("click", cancelSelected);
     $("order-form").addEventListener("submit", submitForm);
     for (const f of FIELDS) $(f).addEventListener("input", () => fieldEdited(f));
     for (const id of ["bulk-5", "bulk-50"]) {

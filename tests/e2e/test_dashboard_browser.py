@@ -150,6 +150,28 @@ def test_order_from_the_form_runs_to_its_end_and_shows_its_quotes(page: Page) ->
     p.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
 
+def test_a_limit_order_from_the_form_rests_open_and_its_cancel_button_cancels_it(
+    page: Page,
+) -> None:
+    p = page
+    p.get_by_label("Order type").select_option("limit")
+    p.get_by_label("Amount in").fill("0.5")
+    p.get_by_label("Limit price").fill("5000")  # far above the market: it rests
+    p.get_by_label("Expires in (seconds)").fill("600")
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#place-result")).to_contain_text("accepted")
+    row = _rows(p).first
+    expect(row).to_have_attribute("data-status", "open", timeout=WAIT_MS)
+    row.click()
+    expect(p.locator("#detail-summary")).to_contain_text("5000")
+    cancel = p.get_by_role("button", name="Cancel order")
+    expect(cancel).to_be_visible()
+    cancel.click()
+    expect(p.locator("#detail-cancel-result")).to_have_text("Cancelled.")
+    expect(row).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+    expect(cancel).to_be_hidden()
+
+
 # Every shown element whose box leaves the viewport's width, or whose content is wider than its
 # box (something clipped or behind a sideways scroll).
 WIDER_THAN_ROOM = """() => {

@@ -3,13 +3,8 @@ replaced by another that finishes every order, each with one terminal event and 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-import sys
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,43 +14,16 @@ import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.keys import EXECUTION_GROUP, Keys
-from eventlog.settings import Settings
 from processors.market import Market
 from processors.pools import Pool, to_units
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
+from tests.support.processor_processes import no_pending, processor_process, timelines
 from tests.support.settings import MakeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {b"OrderConfirmed", b"OrderFailed", b"OrderCancelled", b"OrderExpired"}
 ORDERS = 200
-
-
-@contextlib.contextmanager
-def _processor(settings: Settings, name: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oee", "process", "--name", name],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **settings.to_environ(), "PYTHONPATH": str(ROOT)},
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
-
-
-async def _timelines(redis: aioredis.Redis, keys: Keys) -> dict[bytes, list[tuple[bytes, bytes]]]:
-    """Each order's events as (type, data), read straight from the log."""
-    orders: dict[bytes, list[tuple[bytes, bytes]]] = defaultdict(list)
-    entries: Any = await redis.xrange(keys.events)
-    for _, fields in entries:
-        orders[fields[b"order_id"]].append((fields[b"type"], fields[b"data"]))
-    return orders
 
 
 def _balances(pools: list[Pool]) -> Counter[str]:
@@ -107,7 +75,7 @@ async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
     before = _balances(await market.all_pools())
     events = _orders()
 
-    with _processor(settings, "doomed", tmp_path / "doomed.log") as doomed:
+    with processor_process(settings, "doomed", tmp_path / "doomed.log") as doomed:
         await eventually(
             lambda: redis.exists(keys.health(EXECUTION_GROUP, "doomed")),
             within=30,
@@ -116,7 +84,7 @@ async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
         await EventAppender(redis, keys).append_many([AppendRequest([e], 0) for e in events])
 
         async def mid_swap() -> dict[bytes, list[tuple[bytes, bytes]]]:
-            orders = await _timelines(redis, keys)
+            orders = await timelines(redis, keys)
             done = sum(1 for t in orders.values() if t[-1][0] in TERMINAL)
             swapping = sum(1 for t in orders.values() if t[-1][0] == b"TransactionSubmitted")
             return orders if done >= 20 and swapping >= 20 else {}
@@ -124,20 +92,20 @@ async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
         await eventually(mid_swap, within=30, what="many orders mid-swap")
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
-    at_kill = await _timelines(redis, keys)
+    at_kill = await timelines(redis, keys)
     cut_short = {order for order, t in at_kill.items() if t[-1][0] not in TERMINAL}
     mid_submit = {order for order, t in at_kill.items() if t[-1][0] == b"TransactionSubmitted"}
     assert len(cut_short) >= 20, "the kill did not interrupt enough orders to mean anything"
 
-    with _processor(settings, "heir", tmp_path / "heir.log") as heir:
+    with processor_process(settings, "heir", tmp_path / "heir.log") as heir:
 
         async def all_ended() -> dict[bytes, list[tuple[bytes, bytes]]]:
-            orders = await _timelines(redis, keys)
+            orders = await timelines(redis, keys)
             ended = [t for t in orders.values() if any(kind in TERMINAL for kind, _ in t)]
             return orders if len(ended) == ORDERS else {}
 
         final = await eventually(all_ended, within=60, what="every order ended")
-        await eventually(_no_pending(redis, keys), within=10, what="nothing pending")
+        await eventually(no_pending(redis, keys), within=10, what="nothing pending")
         heir.send_signal(signal.SIGTERM)
         assert heir.wait(timeout=15) == 0  # a clean stop
 
@@ -170,11 +138,3 @@ async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
     assert outcomes["confirmed"] >= ORDERS * 0.8, outcomes
     # Failures are the market's doing (prices moved by the other orders), never the crash's.
     assert set(outcomes) <= {"confirmed", "SLIPPAGE_EXCEEDED", "TX_FAILED_TO_LAND", "RPC_TIMEOUT"}
-
-
-def _no_pending(redis: aioredis.Redis, keys: Keys) -> Any:
-    async def check() -> bool:
-        summary: Any = await redis.xpending(keys.events, EXECUTION_GROUP)
-        return int(summary["pending"]) == 0
-
-    return check

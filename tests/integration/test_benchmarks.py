@@ -18,13 +18,23 @@ import redis
 
 from bench.placement import bench_api
 from bench.query import bench_query
+from bench.resting import bench_resting_suite
 from bench.scope import scope_tag_prefix
 from bench.suites import SUITES
 from eventlog.settings import Settings
 from oee.cli import main
 
 T = TypeVar("T")
-EVERY_SUITE = ("eventlog", "api", "query", "execution", "projection", "websocket", "startup")
+EVERY_SUITE = (
+    "eventlog",
+    "api",
+    "query",
+    "execution",
+    "projection",
+    "websocket",
+    "resting",
+    "startup",
+)
 
 
 def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:
@@ -66,6 +76,16 @@ def test_the_query_benchmark_gets_every_order_it_asks_for(settings: Settings) ->
     assert figures["orders"] == 40
     assert figures["get_non_200"] == 0
     assert figures["get_order_per_s_saturation_32_conns"] > 0
+
+
+def test_the_resting_benchmark_triggers_each_order_the_market_passes_once(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_resting_suite(settings, 300, 4))
+    assert figures["resting_orders"] == 300
+    assert figures["triggered"] > 100  # four moves pass most of the book
+    assert figures["triggered"] + figures["still_resting"] == 300  # none lost, none twice
+    assert figures["trigger_latency_p99_ms"] >= figures["trigger_latency_p50_ms"] >= 0
 
 
 def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) -> None:

@@ -60,6 +60,8 @@ async def test_the_form_offers_exactly_the_order_types_the_api_executes(
     accepted = set()
     for order_type in sorted(candidates | {"sniper"}):
         body = {"orderType": order_type, "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
+        if order_type == "limit":
+            body["limitPrice"] = "1000"
         response = await api.post("/api/orders/execute", json=body)
         if response.status_code == 202:
             accepted.add(order_type)

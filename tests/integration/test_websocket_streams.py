@@ -28,6 +28,7 @@ from schema.events import (
     OrderExpired,
     OrderFailed,
     OrderOpened,
+    OrderTriggered,
     Payload,
     RoutingStarted,
 )
@@ -93,6 +94,11 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
     steps: list[list[Payload]] = [
         lifecycle_payloads(),  # routing, a retry, building, submitted, confirmed
         [OrderOpened(limit_price=Decimal("101.5")), OrderExpired()],
+        [
+            OrderOpened(limit_price=Decimal("101.5")),
+            OrderTriggered(limit_price=Decimal("101.5"), market_out=Decimal("152.25")),
+            OrderCancelled(),
+        ],
         [OrderCancelled()],
         [RoutingStarted(attempt=1), failed],
     ]
