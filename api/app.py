@@ -31,6 +31,7 @@ from api.responses import (
 )
 from api.stream_routes import stream_routes
 from api.stream_tickets import create_stream_ticket
+from api.venue_commands import launch_pool
 from eventlog.store_errors import STORES_UNAVAILABLE
 
 
@@ -48,6 +49,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/api/metrics", api_metrics),
         Route("/metrics", prometheus_metrics),
         Route("/api/venues/prices", venue_prices),
+        Route("/api/venues/pools", launch_pool, methods=["POST"]),
         *dashboard_routes(),
     ]
 

@@ -15,6 +15,7 @@ from api.orders_queries import DEFAULT_PAGE
 from api.responses import JSONResponse
 from commands.idempotency import KEY_PATTERN
 from commands.place_order import PlaceOrder
+from commands.pool_launch import LaunchPool
 
 _SCHEMAS: dict[str, Schema] = {
     "Error": schemas.ERROR,
@@ -23,6 +24,7 @@ _SCHEMAS: dict[str, Schema] = {
     "Event": schemas.EVENT,
     "OrderPlaced": schemas.PLACED,
     "OrderCancelled": schemas.CANCELLED,
+    "PoolLaunched": schemas.POOL_LAUNCHED,
     "OrderAnswer": schemas.ORDER_ANSWER,
     "OrderPage": schemas.ORDER_PAGE,
     "OrderEvents": schemas.ORDER_EVENTS,
@@ -34,7 +36,7 @@ _SCHEMAS: dict[str, Schema] = {
 
 
 def _ref(name: str) -> Schema:
-    assert name in _SCHEMAS or name == "PlaceOrder", name
+    assert name in _SCHEMAS or name in ("PlaceOrder", "LaunchPool"), name
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -84,6 +86,7 @@ def _query(name: str, schema: Schema, description: str) -> dict[str, Any]:
 @functools.cache
 def document() -> dict[str, Any]:
     place_schema = PlaceOrder.model_json_schema(by_alias=True, mode="validation")
+    launch_schema = LaunchPool.model_json_schema(by_alias=True, mode="validation")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -200,6 +203,26 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/venues/pools": {
+                "post": {
+                    "operationId": "launchPool",
+                    "summary": (
+                        "Operator: launch a pool on a venue, listing tokenB when it is new"
+                        " (with keys on: an admin key)"
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "description": f"JSON in UTF-8, at most {MAX_BODY_BYTES} bytes",
+                        "content": {"application/json": {"schema": _ref("LaunchPool")}},
+                    },
+                    "responses": {
+                        "201": _ok(
+                            "launched: the pool's PoolLaunched event is in the log", "PoolLaunched"
+                        ),
+                        **_errors(400, 403, 409, 413, 415),
+                    },
+                }
+            },
             "/metrics": {
                 "get": {
                     "operationId": "getPrometheusMetrics",
@@ -247,7 +270,7 @@ def document() -> dict[str, Any]:
         },
         "security": _KEY_OR_NONE,
         "components": {
-            "schemas": {"PlaceOrder": place_schema, **_SCHEMAS},
+            "schemas": {"PlaceOrder": place_schema, "LaunchPool": launch_schema, **_SCHEMAS},
             "securitySchemes": _SECURITY_SCHEMES,
         },
     }

@@ -15,7 +15,7 @@ from schema.events import OrderType, Quote
 from schema.order_state import OrderState
 from schema.read_model_columns import ORDER_COLUMN_TYPES, ORDER_VIEW_FIELDS
 from schema.statuses import STATUS_AFTER_EVENT, OrderStatus
-from schema.tokens import TOKENS
+from schema.tokens import SYMBOL_PATTERN, TOKENS
 
 Schema = dict[str, Any]
 
@@ -26,7 +26,12 @@ DECIMAL: Schema = {"type": "string", "pattern": f"^-?{UNSIGNED_DECIMAL}$"}
 POSITION: Schema = {"type": "string", "pattern": "^[0-9]+-[0-9]+$", "description": "log position"}
 COUNT: Schema = {"type": "integer", "minimum": 0}
 STATUS: Schema = {"type": "string", "enum": list(OrderStatus)}
-TOKEN: Schema = {"type": "string", "enum": list(TOKENS)}
+TOKEN: Schema = {
+    "type": "string",
+    "pattern": SYMBOL_PATTERN,
+    "examples": list(TOKENS),
+    "description": "a token's symbol (pool launches list new ones)",
+}
 ORDER_ID: Schema = {**UUID, "description": "an order's id, as POST /api/orders/execute gave it"}
 PAGE_SIZE: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
 
@@ -137,6 +142,16 @@ PLACED = success(
         "websocketUrl": {"type": "string", "pattern": "^/api/orders/[^/]+/stream$"},
         "position": {**nullable(POSITION), "description": "null when replayed"},
         "replayed": {"type": "boolean", "description": "true: an earlier placement's answer"},
+    }
+)
+POOL_LAUNCHED = success(
+    {
+        "poolId": UUID,
+        "venue": {"type": "string"},
+        "pair": {"type": "string", "description": "tokenA/tokenB"},
+        "listed": {"type": "boolean", "description": "true: tokenB was new and is listed now"},
+        "position": POSITION,
+        "message": {"type": "string"},
     }
 )
 CANCELLED = success(

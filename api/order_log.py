@@ -11,12 +11,15 @@ from api.auth import may_see, sees_everything
 from api.resources import Resources, resources
 from eventlog.codec import Recorded
 from eventlog.reading import order_sequence, read_first, read_order
+from schema.events import OrderPlaced
 from schema.order_state import OrderState, fold
 
 
 async def order_history(res: Resources, order_id: uuid.UUID) -> list[Recorded]:
-    """Every event of the order in sequence order; empty for an unknown order."""
-    return await read_order(res.redis, res.keys, order_id)
+    """Every event of the order in sequence order; empty for an unknown order (and for the id of
+    anything else in the log: a pool's launch is not an order)."""
+    history = await read_order(res.redis, res.keys, order_id)
+    return history if history and isinstance(history[0].event.payload, OrderPlaced) else []
 
 
 def state_of(history: list[Recorded]) -> OrderState | None:
@@ -28,7 +31,8 @@ async def placed_by(res: Resources, order_id: uuid.UUID) -> str | None:
     """The client that placed the order, from its first event; None for an unknown order (or
     one placed before owners were recorded)."""
     first = await read_first(res.redis, res.keys, order_id)
-    state = fold([first.event]) if first is not None else None
+    placed = first is not None and isinstance(first.event.payload, OrderPlaced)
+    state = fold([first.event]) if first is not None and placed else None
     return state.client_id if state is not None else None
 
 

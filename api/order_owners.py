@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from eventlog.codec import Recorded
 from eventlog.keys import Keys
 from eventlog.reading import read_firsts
-from schema.events import Event, OrderPlaced, Payload
+from schema.events import VENUE_EVENT_TYPES, Event, OrderPlaced, Payload
 
 OWNERS_KEPT = 50_000  # orders whose owner is kept in memory, per API process
 
@@ -26,10 +26,13 @@ class OrderOwners:
         self._limit = limit
 
     def learn(self, event: Event[Payload]) -> None:
-        """Keep the owner an OrderPlaced names; any other event is left alone."""
+        """Keep the owner an OrderPlaced names, and no owner for a venue's event (a launch is
+        no client's); any other event is left alone."""
         payload = event.payload
         if isinstance(payload, OrderPlaced):
             self._keep(event.order_id, payload.client_id)
+        elif event.type in VENUE_EVENT_TYPES:
+            self._keep(event.order_id, None)
 
     def get(self, order_id: uuid.UUID) -> str | None:
         return self._owners.get(order_id)

@@ -30,7 +30,7 @@ from api.order_views import render_event_row, render_order_row, render_recorded,
 from api.resources import resources
 from api.responses import ApiError, JSONResponse
 from schema.statuses import OrderStatus
-from schema.tokens import TOKENS
+from schema.tokens import SYMBOL, TOKENS
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
@@ -146,8 +146,8 @@ def _page_size(raw: str | None) -> int:
 def _filter_value(name: str, raw: str) -> str:
     if name == "status" and raw not in OrderStatus.__members__.values():
         raise _bad_query(name, f"must be one of {', '.join(OrderStatus)}")
-    if name in ("tokenIn", "tokenOut") and raw not in TOKENS:
-        raise _bad_query(name, f"must be one of {', '.join(TOKENS)}")
+    if name in ("tokenIn", "tokenOut") and not SYMBOL.fullmatch(raw):
+        raise _bad_query(name, f"must be a token symbol such as {', '.join(TOKENS)}")
     return raw
 
 

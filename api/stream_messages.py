@@ -14,7 +14,7 @@ import orjson
 
 from api.order_views import camel, format_time
 from eventlog.codec import PositionKey, Recorded, position_key
-from schema.events import Event, Payload, public_fields
+from schema.events import VENUE_EVENT_TYPES, Event, Payload, public_fields
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 
@@ -107,6 +107,7 @@ SENTENCES = {
     "OrderFailed": "Order failed: {p.error_message}",
     "OrderCancelled": "Order cancelled: {p.reason}",
     "OrderExpired": "Order expired: {p.reason}",
+    "PoolLaunched": "Pool launched on {p.venue}: {p.token_a}/{p.token_b}",
 }
 
 
@@ -116,15 +117,19 @@ def describe(event: Event[Payload]) -> str:
     return template.format(p=event.payload) if template else event.type
 
 
+_MESSAGE_TYPES = {"AttemptFailed": "retry", **dict.fromkeys(VENUE_EVENT_TYPES, "venue_update")}
+
+
 def event_message(recorded: Recorded) -> Outgoing:
-    """An event as a message: `retry` for a failed attempt to be retried, else `status_update`.
-    `data` is the payload in camelCase plus `message`, a sentence about the event."""
+    """An event as a message: `retry` for a failed attempt to be retried, `venue_update` for a
+    venue's event (a pool launch: `orderId` is the pool's id, `status` null), else
+    `status_update`. `data` is the payload in camelCase plus `message`, a sentence about it."""
     event = recorded.event
     status = STATUS_AFTER_EVENT.get(event.type)
     data = camel_case(public_fields(event.payload.model_dump(mode="json")))
     data["message"] = describe(event)
     message: dict[str, Any] = {
-        "type": "retry" if event.type == "AttemptFailed" else "status_update",
+        "type": _MESSAGE_TYPES.get(event.type, "status_update"),
         "orderId": str(event.order_id),
         "status": status.value if status is not None else None,
         "event": event.type,

@@ -1,7 +1,9 @@
 """The resting-orders benchmark: one processor process with N limit orders resting, then the
-market moved past a slice of them, round after round. Figures: how fast orders open, the trigger
-latency from the pool change to each order's `OrderTriggered` (its `routing`), and the memory the
-processor and Redis hold for N resting orders. In a key prefix of its own (removed after)."""
+market moved past a slice of them, round after round; then M sniper orders waiting for a token
+and its pool launched. Figures: how fast orders open, the trigger latency from the pool change to
+each order's `OrderTriggered` (its `routing`), the time from the launch to each sniper order's
+`TransactionSubmitted`, and the memory the processor and Redis hold for N resting orders. In a
+key prefix of its own (removed after)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 from bench.execution import start_processor, stop_and_clean, wait_until_ready
 from bench.percentile import percentile
 from bench.process_readings import peak_rss_kib, rss_kib
+from commands.pool_launch import decide_launch_pool, parse_launch_pool
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import Keys
@@ -26,6 +29,7 @@ from schema.events import OrderPlaced, new_event
 
 RESTING = 10_000
 ROUNDS = 20
+SNIPERS = 1_000
 START_PRICE = 150  # USDC per SOL, both venues
 # Limits spread evenly over START_PRICE * (1 + LOWEST .. LOWEST + SPAN); each round moves the
 # market up by a step, so a slice of the book triggers at once.
@@ -33,7 +37,9 @@ LOWEST = 0.05
 SPAN = 0.60
 
 
-async def bench_resting(settings: Settings, resting: int, rounds: int) -> dict[str, float]:
+async def bench_resting(
+    settings: Settings, resting: int, rounds: int, snipers: int
+) -> dict[str, float]:
     run = settings.model_copy(
         update={
             "key_prefix": f"{settings.key_prefix}-bench-{uuid.uuid4().hex[:8]}",
@@ -67,6 +73,7 @@ async def bench_resting(settings: Settings, resting: int, rounds: int) -> dict[s
         redis_resting = await _used_memory(redis)
         latencies = await _rounds(redis, keys, market, book, resting, rounds)
         still_resting = await book.size()
+        launch_to_submitted = await _launch(redis, keys, snipers)
         peak = peak_rss_kib(process.pid) / 1024
     finally:
         await stop_and_clean([process], redis, run.key_prefix)
@@ -78,6 +85,10 @@ async def bench_resting(settings: Settings, resting: int, rounds: int) -> dict[s
         "trigger_latency_p50_ms": round(percentile(latencies, 0.50), 1),
         "trigger_latency_p99_ms": round(percentile(latencies, 0.99), 1),
         "trigger_latency_max_ms": round(max(latencies), 1),
+        "sniper_orders": float(snipers),
+        "launch_to_submitted_p50_ms": round(percentile(launch_to_submitted, 0.50), 1),
+        "launch_to_submitted_p99_ms": round(percentile(launch_to_submitted, 0.99), 1),
+        "launch_to_last_submitted_ms": round(max(launch_to_submitted), 1),
         "processor_rss_mb_idle": round(rss_before, 1),
         "processor_rss_mb_resting": round(rss_resting, 1),
         "processor_peak_rss_mb": round(peak, 1),
@@ -106,6 +117,66 @@ async def _rounds(
             if fields[b"type"] == b"OrderTriggered":
                 latencies.append(int(entry_id.split(b"-")[0]) - moved_at_ms)
     return latencies
+
+
+async def _launch(redis: Any, keys: Keys, count: int) -> list[float]:
+    """Place `count` sniper orders for a token no pool has, launch its pool, and time each
+    order from the launch's entry to its TransactionSubmitted's (both Redis milliseconds)."""
+    symbol = f"B{uuid.uuid4().hex[:6].upper()}"
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    appender = EventAppender(redis, keys)
+    orders = [
+        new_event(
+            OrderPlaced(
+                order_type="sniper",
+                token_in="SOL",
+                token_out=symbol,
+                amount_in=Decimal("0.01"),
+                slippage=Decimal("0.5"),
+                expires_at=expires,
+            ),
+            order_id=uuid.uuid4(),
+            sequence=1,
+        )
+        for _ in range(count)
+    ]
+    for start in range(0, count, 2_000):
+        await appender.append_many([AppendRequest([e], 0) for e in orders[start : start + 2_000]])
+    book = RestingBook(redis, keys)
+    await _until(lambda: _snipers_waiting(book, symbol, count), 60, "sniper orders resting")
+    command, decimals = parse_launch_pool(
+        {
+            "venue": "raydium",
+            "tokenA": "SOL",
+            "tokenB": symbol,
+            "reserveA": "100000",
+            "reserveB": "1000000000",
+            "decimalsB": 6,
+        }
+    )
+    [launched_at] = await appender.append(
+        [decide_launch_pool(command, decimals)], expected_sequence=0
+    )
+    launch_ms = int(launched_at.split("-")[0])
+    waiting = {str(e.order_id).encode() for e in orders}
+    delays: list[float] = []
+    position = launched_at
+    deadline = time.monotonic() + 120
+    while waiting:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(waiting)} sniper orders were not submitted in time")
+        reply: Any = await redis.xread({keys.events: position}, count=10_000, block=1_000)
+        for _, entries in reply or []:
+            for entry_id, fields in entries:
+                position = entry_id
+                if fields[b"type"] == b"TransactionSubmitted" and fields[b"order_id"] in waiting:
+                    waiting.discard(fields[b"order_id"])
+                    delays.append(int(entry_id.split(b"-")[0]) - launch_ms)
+    return delays
+
+
+async def _snipers_waiting(book: RestingBook, symbol: str, count: int) -> bool:
+    return len(await book.snipers("SOL", symbol, count)) == count
 
 
 async def _settled(book: RestingBook) -> bool:
@@ -162,6 +233,8 @@ async def _until(condition: Any, within: float, what: str) -> None:
         await asyncio.sleep(0.005)  # polling Redis for the processor's progress
 
 
-def bench_resting_suite(settings: Settings, resting: int = RESTING, rounds: int = ROUNDS) -> Any:
+def bench_resting_suite(
+    settings: Settings, resting: int = RESTING, rounds: int = ROUNDS, snipers: int = SNIPERS
+) -> Any:
     """The `oee bench resting` suite."""
-    return asyncio.run(bench_resting(settings, resting, rounds))
+    return asyncio.run(bench_resting(settings, resting, rounds, snipers))

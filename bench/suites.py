@@ -125,9 +125,10 @@ SUITES: dict[str, tuple[Suite, str]] = {
     ),
     "resting": (
         _resting,
-        "limit orders: --resting orders opened/s by one processor, trigger latency p50/p99 from a"
-        " pool change to each order's routing over 20 market moves, and processor and Redis"
-        " memory with the orders resting",
+        "limit and sniper orders: --resting orders opened/s by one processor, trigger latency"
+        " p50/p99 from a pool change to each order's routing over 20 market moves, launch to"
+        " submitted p50/p99 for 1,000 sniper orders, and processor and Redis memory with the"
+        " orders resting",
     ),
     "startup": (
         _startup,

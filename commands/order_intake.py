@@ -20,15 +20,18 @@ from commands.idempotency import (
     key_digest,
 )
 from commands.intake_limit import IntakeLimit
-from commands.place_order import decide_place_order, parse_place_order
+from commands.place_order import CommandRejectedError, decide_place_order, parse_place_order
+from commands.pool_launch import decide_launch_pool, parse_launch_pool
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE
-from schema.events import OrderCancelled, new_event
+from eventlog.token_listings import TokenListings, save_listing
+from schema.events import OrderCancelled, OrderPlaced, new_event
 from schema.order_state import fold
 from schema.statuses import CANCELLABLE_STATUSES, OrderStatus
+from schema.tokens import TOKENS, Token
 
 
 class IdempotencyConflictError(RuntimeError):
@@ -56,6 +59,20 @@ class TooManyRestingOrdersError(RuntimeError):
             " for one to fill or expire"
         )
         self.limit = limit
+
+
+class PoolExistsError(RuntimeError):
+    def __init__(self, venue: str, token_a: str, token_b: str) -> None:
+        super().__init__(f"{venue} has a {token_a}/{token_b} pool already")
+
+
+@dataclass(frozen=True, slots=True)
+class Launched:
+    pool_id: uuid.UUID
+    venue: str
+    pair: str
+    position: str  # of its PoolLaunched
+    listed: bool  # tokenB was new: the launch listed it
 
 
 class OrderNotFoundError(LookupError):
@@ -92,6 +109,7 @@ class OrderIntake:
         self._appender = appender  # placements arriving together share one script call
         self._keys = keys
         self._settings = settings
+        self.listings = TokenListings(redis, keys)
         self.limit = IntakeLimit(
             settings.require_redis_url(),
             redis.connection_pool,
@@ -100,7 +118,12 @@ class OrderIntake:
         )
 
     async def place(self, body: Any, *, client_id: str, idempotency_key: str | None) -> Placed:
-        command = parse_place_order(body)
+        try:
+            command = parse_place_order(body)
+        except CommandRejectedError:
+            if not await self.listings.refresh():  # a token another process listed since?
+                raise
+            command = parse_place_order(body)
         digest = None if idempotency_key is None else key_digest(check_key(idempotency_key))
         await self.limit.check(client_id)
         resting_limit = self._settings.max_resting_per_client
@@ -133,15 +156,38 @@ class OrderIntake:
             return Placed(earlier.order_id, None, replayed=True)
         return Placed(event.order_id, result[0], replayed=False)
 
+    async def launch(self, body: Any) -> Launched:
+        """Record a pool launch (listing tokenB when it is new); refused when the venue has the
+        pair already, named either way round."""
+        await self.listings.refresh()
+        command, decimals_b = parse_launch_pool(body)
+        venue, token_a, token_b = command.venue, command.token_a, command.token_b
+        existing = await self._redis.exists(
+            self._keys.pool(venue, f"{token_a}/{token_b}"),
+            self._keys.pool(venue, f"{token_b}/{token_a}"),
+        )
+        if existing:
+            raise PoolExistsError(venue, token_a, token_b)
+        event = decide_launch_pool(command, decimals_b)
+        try:
+            positions = await self._appender.append([event], expected_sequence=0)
+        except ConcurrencyError:
+            raise PoolExistsError(venue, token_a, token_b) from None
+        listed = token_b not in TOKENS
+        payload = event.payload
+        await save_listing(self._redis, self._keys, Token(token_b, payload.mint_b, decimals_b))
+        return Launched(event.order_id, venue, f"{token_a}/{token_b}", positions[0], listed)
+
     async def cancel(self, order_id: uuid.UUID, reason: str = "cancelled by client") -> Cancelled:
         """Cancel an order not yet submitted; returns where `OrderCancelled` stands. Cancelling an
         order that is cancelled already answers the same (a retried request after a lost reply
         must not hear "too late")."""
         for _ in range(5):
             history = await read_order(self._redis, self._keys, order_id)
+            if not history or not isinstance(history[0].event.payload, OrderPlaced):
+                raise OrderNotFoundError(order_id)  # nothing, or not an order (a pool's launch)
             state = fold(r.event for r in history)
-            if state is None:
-                raise OrderNotFoundError(order_id)
+            assert state is not None
             if state.status is OrderStatus.CANCELLED:
                 done = next(r for r in reversed(history) if r.event.type == "OrderCancelled")
                 return Cancelled(done.position, replayed=True)

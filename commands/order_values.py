@@ -9,8 +9,6 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from schema.tokens import TOKENS
-
 MAX_AMOUNT = Decimal("1000000000000")  # 10^12 whole tokens: far beyond any real pool
 # As in the original: up to 1. A slippage of 1 makes minAmountOut 0 ("any price"), which a client
 # may ask for only explicitly: the server's default (SLIPPAGE_TOLERANCE) stays at most 0.5.
@@ -28,15 +26,6 @@ MAX_PRICE = Decimal("1000000000000")
 UNSIGNED_DECIMAL = r"[0-9]+(\.[0-9]+)?"
 _PLAIN_DECIMAL = re.compile(rf"-?{UNSIGNED_DECIMAL}", re.ASCII)
 MAX_DIGITS = 64
-
-
-def token_pattern() -> str:
-    """The symbols `PlaceOrder` takes, as a JSON Schema pattern: any ASCII letter case."""
-    spellings = (
-        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in symbol)
-        for symbol in TOKENS
-    )
-    return f"^({'|'.join(spellings)})$"
 
 
 def decimal_schema(

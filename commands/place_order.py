@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from commands.order_checks import FIELDS_NAMED_IN_CHECKS, check_order_fields
 from commands.order_values import (
     DEFAULT_EXPIRY_SECONDS,
     MAX_AMOUNT,
@@ -31,10 +32,9 @@ from commands.order_values import (
     decimal_places,
     decimal_schema,
     plain_decimal,
-    token_pattern,
 )
 from schema.events import Event, OrderPlaced, new_event
-from schema.tokens import TOKENS, get_token
+from schema.tokens import MAX_DECIMALS, SYMBOL, SYMBOL_PATTERN, TOKENS
 
 
 class CommandRejectedError(ValueError):
@@ -47,12 +47,15 @@ class CommandRejectedError(ValueError):
         self.details = details
 
 
-_MAX_TOKEN_DECIMALS = max(token.decimals for token in TOKENS.values())
+_MAX_TOKEN_DECIMALS = MAX_DECIMALS
 _TOKEN = {
     "type": "string",
-    "pattern": token_pattern(),
+    "pattern": SYMBOL_PATTERN,
     "examples": list(TOKENS),
-    "description": "A token symbol, in any letter case.",
+    "description": (
+        "A listed token's symbol, in any letter case (a sniper order's tokenOut may be a symbol"
+        " not listed yet: 2 to 10 ASCII letters or digits)."
+    ),
 }
 
 
@@ -70,7 +73,7 @@ class PlaceOrder(BaseModel):
         },
     )
 
-    order_type: Literal["market", "limit"] = Field(alias="orderType")
+    order_type: Literal["market", "limit", "sniper"] = Field(alias="orderType")
     token_in: Annotated[str, WithJsonSchema(_TOKEN)] = Field(alias="tokenIn")
     token_out: Annotated[str, WithJsonSchema(_TOKEN)] = Field(alias="tokenOut")
     amount_in: Annotated[
@@ -130,17 +133,36 @@ class PlaceOrder(BaseModel):
         ),
     )
 
-    @field_validator("amount_in", "slippage", "limit_price", mode="before")
+    min_liquidity: Annotated[
+        Decimal | None,
+        WithJsonSchema(
+            decimal_schema(
+                maximum=MAX_AMOUNT,
+                places=_MAX_TOKEN_DECIMALS,
+                exclusive_minimum=False,
+                nullable=True,
+            )
+        ),
+    ] = Field(
+        default=None,
+        alias="minLiquidity",
+        description=(
+            "Sniper orders only: the least tokenIn a launched pool must hold for the order to"
+            " execute (absent: any pool)."
+        ),
+    )
+
+    @field_validator("amount_in", "slippage", "limit_price", "min_liquidity", mode="before")
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
         return None if value is None else plain_decimal(value)
 
     @field_validator("token_in", "token_out")
     @classmethod
-    def _known_token(cls, value: str) -> str:
+    def _symbol(cls, value: str) -> str:
         # ASCII only: Unicode upper-cases the long s (U+017F) to "S", so "\u017fol" would be SOL.
         symbol = value.upper() if value.isascii() else value
-        if symbol not in TOKENS:
+        if not SYMBOL.fullmatch(symbol):
             raise ValueError(f"unknown token {value!r}; known tokens: {', '.join(TOKENS)}")
         return symbol
 
@@ -179,19 +201,7 @@ class PlaceOrder(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PlaceOrder:
-        if self.token_in == self.token_out:
-            raise ValueError("tokenIn and tokenOut must differ")
-        token = get_token(self.token_in)
-        if decimal_places(self.amount_in) > token.decimals:
-            raise ValueError(f"amountIn has more than {token.decimals} decimals for {token.symbol}")
-        if self.order_type == "limit" and self.limit_price is None:
-            raise ValueError("limitPrice is required for a limit order")
-        if self.order_type == "market" and self.limit_price is not None:
-            raise ValueError(
-                "limitPrice is for limit orders; a market order takes the market price"
-            )
-        if self.order_type == "market" and self.expires_in_seconds is not None:
-            raise ValueError("expiresInSeconds is for limit orders; a market order runs at once")
+        check_order_fields(self)
         return self
 
     def expires_at(self, now: datetime) -> datetime | None:
@@ -209,6 +219,7 @@ _FIELD_NAMES = {
     "amount_in": "amountIn",
     "limit_price": "limitPrice",
     "expires_in_seconds": "expiresInSeconds",
+    "min_liquidity": "minLiquidity",
 }
 
 
@@ -234,7 +245,7 @@ def parse_place_order(body: Any) -> PlaceOrder:
 
 
 def _infer_field(message: str) -> str:
-    for field in ("limitPrice", "expiresInSeconds", "amountIn", "tokenIn", "tokenOut"):
+    for field in FIELDS_NAMED_IN_CHECKS:
         if field in message:
             return field
     return "body"
@@ -261,6 +272,7 @@ def decide_place_order(
             slippage=slippage,
             limit_price=command.limit_price,
             expires_at=command.expires_at(now),
+            min_liquidity=command.min_liquidity,
             client_id=client_id,
             idempotency_key=idempotency_key_digest,
         ),

@@ -92,6 +92,22 @@ class Keys:
         range read."""
         return f"{self.prefix}:resting:{token_in}:{token_out}"
 
+    def sniper_book(self, token_in: str, token_out: str) -> str:
+        """Resting sniper orders buying `token_out` with `token_in`: a sorted set of
+        `<order id>:<sequence>` scored by when each was placed, so a launch fills them in that
+        order."""
+        return f"{self.prefix}:snipers:{token_in}:{token_out}"
+
+    @property
+    def listed_tokens(self) -> str:
+        """Tokens listed by pool launches: a hash from symbol to [mint, decimals] (JSON)."""
+        return f"{self.prefix}:listed-tokens"
+
+    @property
+    def launched_pools(self) -> str:
+        """Every pool a launch opened, as `<venue>|<pair>`: the market's pools beyond its seed."""
+        return f"{self.prefix}:launched-pools"
+
     @property
     def resting_orders(self) -> str:
         """A hash from each resting order's `<order id>:<sequence>` to what triggering it needs."""
@@ -104,7 +120,8 @@ class Keys:
 
     @property
     def resting_pairs(self) -> str:
-        """The `<token in>:<token out>` directions that have (or had) resting orders."""
+        """The `<limit|sniper>:<token in>:<token out>` directions that have (or had) resting
+        orders."""
         return f"{self.prefix}:resting-pairs"
 
     def resting_client(self, client_id: str) -> str:

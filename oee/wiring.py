@@ -149,7 +149,7 @@ def execution_processor(
         name=consumer_name(name),
         batch_size=settings.consumer_batch_size,
         parallel=settings.max_concurrent_orders,
-        types=frozenset({"OrderPlaced", "OrderTriggered", "OrderCancelled"}),
+        types=frozenset({"OrderPlaced", "OrderTriggered", "OrderCancelled", "PoolLaunched"}),
     )
     return ExecutionProcessor(context, config)
 

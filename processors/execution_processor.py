@@ -22,8 +22,10 @@ from eventlog.keys import EXECUTION_GROUP
 from eventlog.reading import read_order
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from processors.errors import ErrorCode
+from processors.landing_order import LandingOrder
 from processors.order_lifecycle import OrderExecution
 from processors.order_logs import log_order
+from processors.pool_launches import open_launched_pool
 from processors.pools import to_amount
 from processors.price_publisher import publish_venue_prices
 from processors.processor_resources import ExecutionContext
@@ -40,6 +42,7 @@ from schema.events import (
     OrderPlaced,
     OrderTriggered,
     Payload,
+    PoolLaunched,
     RoutingStarted,
     new_event,
 )
@@ -68,6 +71,7 @@ class ExecutionProcessor:
         self.book = RestingBook(context.redis, context.keys)
         self.triggers = TriggerEngine(context, self.book)
         self._resting = RestingOrders(context, self.book, self.triggers)
+        self._landing = LandingOrder()
         self._in_hand: dict[str, float] = {}  # entry position -> when its order was taken
         self._order_tasks: set[asyncio.Task[Any]] = set()
         self._prepared = False
@@ -153,9 +157,14 @@ class ExecutionProcessor:
                 await self._execute(recorded)
             elif isinstance(payload, OrderCancelled):
                 await self._resting.forget(recorded)
+            elif isinstance(payload, PoolLaunched):
+                await open_launched_pool(self._context, self.triggers, payload)
 
     async def _execute(self, recorded: Recorded) -> None:
         order_id = recorded.event.order_id
+        payload = recorded.event.payload
+        sniper = isinstance(payload, OrderTriggered) and payload.limit_price is None
+        turn = self._landing.take() if sniper else None  # before any await: in log order
         stats = self.stats
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
@@ -168,11 +177,13 @@ class ExecutionProcessor:
                 history = [recorded.event]
             else:  # a trigger: the order's history is needed, its OrderPlaced is long ago
                 history = [r.event for r in await read_order(self._redis, self.keys, order_id)]
-            execution = OrderExecution(self._context, history, recorded.position)
+            execution = OrderExecution(self._context, history, recorded.position, turn)
             state = await execution.run()
             if state.status is OrderStatus.OPEN:  # the market moved back below the limit
                 await self._resting.rest(state, execution.last_event)
         finally:
+            if turn is not None:
+                turn.release()
             stats.in_flight -= 1
             del self._in_hand[recorded.position]
             self._order_tasks.discard(task)

@@ -10,11 +10,11 @@ import math
 from decimal import Decimal
 
 from processors.pools import Pool, to_units
+from schema.events import PoolLaunched
 from schema.tokens import get_token
+from schema.venues import METEORA, RAYDIUM, VENUES
 
-RAYDIUM = "raydium"
-METEORA = "meteora"
-VENUES = (RAYDIUM, METEORA)
+__all__ = ["METEORA", "RAYDIUM", "VENUES"]
 
 RAYDIUM_FEE = 0.0025
 METEORA_BASE_FEE = 0.002
@@ -145,3 +145,11 @@ def _start_price(seed: int, venue: str, pair: str) -> Decimal:
     unit = Decimal(int.from_bytes(digest[:8], "big")) / Decimal(2**64)
     spread = Decimal("0.002") if pair == "USDC/USDT" else Decimal("0.03")
     return reference * (1 + (unit - Decimal("0.5")) * spread)
+
+
+def launched_pool(launched: PoolLaunched) -> Pool:
+    """The pool a launch opens: constant product at the venue's base fee, holding the reserves
+    the launch gave (its tokens must be listed)."""
+    fee = RAYDIUM_FEE if launched.venue == RAYDIUM else METEORA_BASE_FEE
+    pair = f"{launched.token_a}/{launched.token_b}"
+    return constant_product(launched.venue, pair, launched.reserve_a, launched.reserve_b, fee=fee)

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
 
 from processors.errors import ErrorCode, ExecutionError
-from processors.initial_market import VENUES, pool_pair
+from processors.initial_market import VENUES
 from processors.market import PoolId
 from processors.pools import Pool, to_amount, to_units
-from processors.route_choice import choose_route
+from processors.route_choice import choose_route, find_pool
 from schema.events import RouteSelected
 from schema.tokens import NATIVE_SOL, get_token
 
@@ -28,18 +28,16 @@ def spot_out(pool: Pool, token_in: str) -> float:
 def price_bound(pools: Mapping[PoolId, Pool], token_in: str, token_out: str) -> float:
     """The most tokenOut per tokenIn any route could give now (0 when there is no route)."""
 
-    def pool_of(venue: str, x: str, y: str) -> Pool | None:
-        pair = pool_pair(x, y, venue)
-        return pools.get((venue, pair)) if pair else None
-
     best = 0.0
     for venue in VENUES:
-        direct = pool_of(venue, token_in, token_out)
+        direct = find_pool(pools, venue, token_in, token_out)
         if direct is not None:
             best = max(best, spot_out(direct, token_in))
     if NATIVE_SOL not in (token_in, token_out):
-        firsts = [p for v in VENUES if (p := pool_of(v, token_in, NATIVE_SOL)) is not None]
-        seconds = [p for v in VENUES if (p := pool_of(v, NATIVE_SOL, token_out)) is not None]
+        firsts = [p for v in VENUES if (p := find_pool(pools, v, token_in, NATIVE_SOL)) is not None]
+        seconds = [
+            p for v in VENUES if (p := find_pool(pools, v, NATIVE_SOL, token_out)) is not None
+        ]
         for first in firsts:
             for second in seconds:
                 best = max(best, spot_out(first, token_in) * spot_out(second, NATIVE_SOL))

@@ -15,8 +15,9 @@ import redis.asyncio as aioredis
 from eventlog.batching import TurnBatcher
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from eventlog.token_listings import TokenListings
 from processors.initial_market import POOL_PAIRS, initial_pools
-from processors.market_scripts import DRIFT_LUA, SEED_LUA, SWAP_LUA, VOID_LUA
+from processors.market_scripts import DRIFT_LUA, LAUNCH_LUA, SEED_LUA, SWAP_LUA, VOID_LUA
 from processors.pools import Pool
 from processors.route_fills import PlannedLeg, RouteKind
 
@@ -47,6 +48,9 @@ class Market:
         self._swap_script = redis.register_script(SWAP_LUA)
         self._void_script = redis.register_script(VOID_LUA)
         self._drift_script = redis.register_script(DRIFT_LUA)
+        self._launch_script = redis.register_script(LAUNCH_LUA)
+        self._launched: set[PoolId] = set()  # pools launched since the seed, as last read
+        self.listings = TokenListings(redis, keys)
         self._snapshots: TurnBatcher[None, dict[PoolId, Pool]] = TurnBatcher(self._read_all)
         self._swaps: TurnBatcher[tuple[list[str], list[Any]], Any] = TurnBatcher(self._swap_all)
 
@@ -54,7 +58,25 @@ class Market:
         return self._keys.pool(venue, pair)
 
     def all_pool_ids(self) -> list[PoolId]:
-        return [(venue, pair) for venue, pairs in POOL_PAIRS.items() for pair in pairs]
+        """The seeded pools, then those launched since (as of the last snapshot)."""
+        seeded = [(venue, pair) for venue, pairs in POOL_PAIRS.items() for pair in pairs]
+        return seeded + sorted(self._launched)
+
+    async def launch(self, pool: Pool) -> bool:
+        """Open a launched pool; False (and nothing changes) when its venue has the pair already,
+        named either way round."""
+        reverse = f"{pool.token_b}/{pool.token_a}"
+        fields = [item for pair in pool.to_fields().items() for item in pair]
+        opened = await self._launch_script(
+            keys=[
+                self.pool_key(pool.venue, pool.pair),
+                self.pool_key(pool.venue, reverse),
+                self._keys.launched_pools,
+            ],
+            args=[f"{pool.venue}|{pool.pair}", *fields],
+        )
+        self._launched.add((pool.venue, pool.pair))
+        return bool(opened)
 
     async def seed(self) -> int:
         """Create the market's pools unless the market exists; returns how many were created."""
@@ -83,7 +105,8 @@ class Market:
 
     async def put(self, pool: Pool) -> None:
         """Replace a pool's whole state (tests and tools: set up the market you need)."""
-        if pool.pair not in POOL_PAIRS.get(pool.venue, ()):
+        known = pool.pair in POOL_PAIRS.get(pool.venue, ())
+        if not known and (pool.venue, pool.pair) not in self._launched:
             raise UnknownPoolError(pool.venue, pool.pair)
         key = self.pool_key(pool.venue, pool.pair)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -139,14 +162,20 @@ class Market:
     async def _read_all(self, requests: Sequence[None]) -> list[dict[PoolId, Pool]]:
         ids = self.all_pool_ids()
         pipe = self._redis.pipeline(transaction=False)
+        pipe.smembers(self._keys.launched_pools)
         for venue, pair in ids:
             pipe.hgetall(self.pool_key(venue, pair))
-        found: list[Any] = await pipe.execute()
+        launched, *found = await pipe.execute()
         snapshot = {
             pool_id: Pool.from_fields(fields)
             for pool_id, fields in zip(ids, found, strict=True)
             if fields
         }
+        new = {_pool_id(member) for member in launched} - set(ids)
+        if new:  # launched since the last snapshot: their tokens may be new here too
+            self._launched |= new
+            await self.listings.refresh(force=True)
+            return await self._read_all(requests)
         return [snapshot] * len(requests)
 
     async def _swap_all(self, requests: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
@@ -170,3 +199,8 @@ class Market:
             ],
         )
         return int(steps)
+
+
+def _pool_id(member: bytes) -> PoolId:
+    venue, pair = member.decode().split("|")
+    return venue, pair

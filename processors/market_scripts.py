@@ -171,3 +171,15 @@ for k = 2, #KEYS do
 end
 return steps
 """
+
+# Open a launched pool unless its venue has the pair already (named either way round).
+# KEYS: the pool, the pool named the other way round, the set of launched pools
+# ARGV: the set member, then the pool's fields and values
+LAUNCH_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""

@@ -14,6 +14,7 @@ from tenacity import RetryCallState
 from eventlog.append import ConcurrencyError
 from eventlog.reading import order_sequence, read_order
 from processors.errors import ErrorCode, ExecutionError
+from processors.landing_order import Turn
 from processors.limit_prices import at_limit
 from processors.order_logs import log_order
 from processors.pools import to_amount, to_units
@@ -44,7 +45,11 @@ logger = logging.getLogger(__name__)
 
 class OrderExecution:
     def __init__(
-        self, context: ExecutionContext, history: list[Event[Payload]], position: str
+        self,
+        context: ExecutionContext,
+        history: list[Event[Payload]],
+        position: str,
+        turn: Turn | None = None,
     ) -> None:
         """`history` is the order's as far as known: its OrderPlaced alone for a new market order
         (optimistic: the first append expects sequence 1, which proves the history is exactly
@@ -54,6 +59,7 @@ class OrderExecution:
         self._history = list(history)
         self._state = _fold(self._history)
         self._position = position
+        self._turn = turn  # a sniper order's place in the landing order
 
     @property
     def state(self) -> OrderState:
@@ -185,6 +191,7 @@ class OrderExecution:
             legs,
             to_units(s.min_amount_out, s.token_out),
             submitted.tx_hash,
+            self._turn,
         )
         await self._append(
             OrderConfirmed(

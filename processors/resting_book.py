@@ -1,5 +1,6 @@
-"""The book of resting limit orders, in Redis and in step with the log: indexed by direction and
-limit price (what a price reaches is one range read, never a scan) and by expiry time.
+"""The book of resting orders, in Redis and in step with the log: limit orders indexed by direction
+and limit price (what a price reaches is one range read, never a scan), sniper orders by direction
+and placement time (a launch fills them in that order), both by expiry time.
 
 An entry is named `<order id>:<sequence>`, the sequence of the order's `OrderOpened`: a trigger or
 an expiry appends after exactly that sequence, so a stale entry (the order moved on) can only fail
@@ -40,20 +41,25 @@ class RestingOrder:
     token_in: str
     token_out: str
     amount_in: Decimal
-    limit_price: Decimal
+    limit_price: Decimal | None  # None: a sniper order
     expires_at: float  # epoch seconds
     opened_event_id: uuid.UUID
     correlation_id: uuid.UUID | None
     client_id: str
+    placed_at: float = 0.0  # epoch seconds: a sniper order's place in its queue
+    min_liquidity: Decimal | None = None  # a sniper order's least tokenIn in the pool
 
     @property
     def member(self) -> str:
         return f"{self.order_id}:{self.sequence}"
 
     @property
-    def min_out(self) -> Decimal:
-        """What the order must get: amountIn * limitPrice of tokenOut."""
-        return self.amount_in * self.limit_price
+    def kind(self) -> str:
+        return "limit" if self.limit_price is not None else "sniper"
+
+    @property
+    def direction(self) -> str:
+        return f"{self.kind}:{self.token_in}:{self.token_out}"
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -61,32 +67,49 @@ class RestingOrder:
                 self.token_in,
                 self.token_out,
                 str(self.amount_in),
-                str(self.limit_price),
+                _text(self.limit_price),
                 self.expires_at,
                 str(self.opened_event_id),
-                None if self.correlation_id is None else str(self.correlation_id),
+                _text(self.correlation_id),
                 self.client_id,
+                self.placed_at,
+                _text(self.min_liquidity),
             ]
         )
 
     @classmethod
     def decode(cls, member: str, record: bytes) -> RestingOrder:
         order_id, sequence = member.split(":")
-        token_in, token_out, amount, price, expires, opened, correlation, client = orjson.loads(
-            record
-        )
+        (
+            token_in,
+            token_out,
+            amount,
+            price,
+            expires,
+            opened,
+            correlation,
+            client,
+            placed,
+            least,
+        ) = orjson.loads(record)
         return cls(
             order_id=uuid.UUID(order_id),
             sequence=int(sequence),
             token_in=token_in,
             token_out=token_out,
             amount_in=Decimal(amount),
-            limit_price=Decimal(price),
+            limit_price=None if price is None else Decimal(price),
             expires_at=float(expires),
             opened_event_id=uuid.UUID(opened),
             correlation_id=None if correlation is None else uuid.UUID(correlation),
             client_id=client,
+            placed_at=float(placed),
+            min_liquidity=None if least is None else Decimal(least),
         )
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class RestingBook:
@@ -99,12 +122,14 @@ class RestingBook:
         keys = self._keys
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.resting_orders, order.member, order.encode())
-            pipe.zadd(
-                keys.resting_book(order.token_in, order.token_out),
-                {order.member: float(order.limit_price)},
-            )
+            if order.limit_price is not None:
+                book = keys.resting_book(order.token_in, order.token_out)
+                pipe.zadd(book, {order.member: float(order.limit_price)})
+            else:
+                book = keys.sniper_book(order.token_in, order.token_out)
+                pipe.zadd(book, {order.member: order.placed_at})
             pipe.zadd(keys.resting_expiries, {order.member: order.expires_at})
-            pipe.sadd(keys.resting_pairs, f"{order.token_in}:{order.token_out}")
+            pipe.sadd(keys.resting_pairs, order.direction)
             pipe.sadd(keys.resting_client(order.client_id), order.member)
             await pipe.execute()
 
@@ -117,6 +142,7 @@ class RestingBook:
             pipe.zrem(keys.resting_expiries, *(o.member for o in orders))
             for order in orders:
                 pipe.zrem(keys.resting_book(order.token_in, order.token_out), order.member)
+                pipe.zrem(keys.sniper_book(order.token_in, order.token_out), order.member)
                 pipe.srem(keys.resting_client(order.client_id), order.member)
             await pipe.execute()
 
@@ -134,14 +160,20 @@ class RestingBook:
             self._keys.resting_book(token_in, token_out), "-inf", repr(price), page
         )
 
+    async def snipers(self, token_in: str, token_out: str, page: int) -> list[RestingOrder]:
+        """Up to `page` sniper orders of the direction, earliest placed first."""
+        key = self._keys.sniper_book(token_in, token_out)
+        return await self._read_range(key, "-inf", "+inf", page)
+
     async def due(self, now: float, page: int) -> list[RestingOrder]:
         """Up to `page` orders whose expiry time is not after `now`, earliest first."""
         return await self._read_range(self._keys.resting_expiries, "-inf", repr(now), page)
 
-    async def directions(self) -> list[tuple[str, str]]:
+    async def directions(self) -> list[tuple[str, str, str]]:
+        """(kind, token in, token out) of every direction that has (or had) resting orders."""
         found: set[bytes] = await self._redis.smembers(self._keys.resting_pairs)  # type: ignore[assignment]
-        pairs = (raw.decode().split(":") for raw in found)
-        return sorted((token_in, token_out) for token_in, token_out in pairs)
+        parts = (raw.decode().split(":") for raw in found)
+        return sorted((kind, token_in, token_out) for kind, token_in, token_out in parts)
 
     async def size(self) -> int:
         return int(await self._redis.hlen(self._keys.resting_orders))

@@ -1,6 +1,6 @@
-"""Limit orders between executions: opening a placed one (or expiring it, if it waited past its
-time), putting an open one in the book and trying it against the market at once, and taking a
-cancelled one off the book.
+"""Resting orders (limit and sniper) between executions: opening a placed one (or expiring it, if
+it waited past its time), putting an open one in the book and trying it against the market at
+once, and taking a cancelled one off the book.
 
 Each step is idempotent, and the execution group's entry is acked only after it: a processor that
 dies half-way leaves the entry to whoever reclaims it, who finds the order where it stands."""
@@ -63,6 +63,8 @@ class RestingOrders:
         assert isinstance(opened.payload, OrderOpened)
         assert state.expires_at is not None
         order = RestingOrder(
+            placed_at=state.created_at.timestamp(),
+            min_liquidity=state.min_liquidity,
             order_id=state.id,
             sequence=opened.sequence,
             token_in=state.token_in,

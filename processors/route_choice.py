@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from processors.errors import ErrorCode, ExecutionError
-from processors.initial_market import VENUES, pool_pair
+from processors.initial_market import VENUES
 from processors.market import PoolId
 from processors.pools import LegRejectedError, Pool, fill_leg, to_amount, to_units
 from processors.route_fills import RouteFill, split_share
@@ -34,17 +34,21 @@ class RouteChoice:
 
 
 def pools_for(token_in: str, token_out: str) -> list[PoolId]:
-    """Every pool a route between these tokens could use."""
+    """Every pool a route between these tokens could use (a pool may be named either way round;
+    only those that exist are found)."""
     wanted: list[PoolId] = []
     hops = [(token_in, token_out)]
     if NATIVE_SOL not in (token_in, token_out):
         hops += [(token_in, NATIVE_SOL), (NATIVE_SOL, token_out)]
     for venue in VENUES:
         for x, y in hops:
-            pair = pool_pair(x, y, venue)
-            if pair is not None:
-                wanted.append((venue, pair))
+            wanted += [(venue, f"{x}/{y}"), (venue, f"{y}/{x}")]
     return wanted
+
+
+def find_pool(pools: Mapping[PoolId, Pool], venue: str, token_x: str, token_y: str) -> Pool | None:
+    """The venue's pool of these two tokens, whichever way round it is named."""
+    return pools.get((venue, f"{token_x}/{token_y}")) or pools.get((venue, f"{token_y}/{token_x}"))
 
 
 def choose_route(
@@ -53,12 +57,10 @@ def choose_route(
     """The best route for selling `amount_in` units, or why there is none."""
     rejected: list[ErrorCode] = []
 
-    def direct_pool(venue: str, x: str, y: str) -> Pool | None:
-        pair = pool_pair(x, y, venue)
-        return pools.get((venue, pair)) if pair else None
-
     directs: list[RouteFill] = []
-    direct_pools = [p for v in VENUES if (p := direct_pool(v, token_in, token_out)) is not None]
+    direct_pools = [
+        p for v in VENUES if (p := find_pool(pools, v, token_in, token_out)) is not None
+    ]
     for pool in direct_pools:
         try:
             directs.append(RouteFill("direct", (fill_leg(pool, token_in, amount_in),)))
@@ -74,8 +76,8 @@ def choose_route(
     if NATIVE_SOL not in (token_in, token_out):
         for first_venue in VENUES:
             for second_venue in VENUES:
-                first = direct_pool(first_venue, token_in, NATIVE_SOL)
-                second = direct_pool(second_venue, NATIVE_SOL, token_out)
+                first = find_pool(pools, first_venue, token_in, NATIVE_SOL)
+                second = find_pool(pools, second_venue, NATIVE_SOL, token_out)
                 if first is None or second is None:
                     continue
                 try:

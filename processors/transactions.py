@@ -9,15 +9,14 @@ import uuid
 from decimal import Decimal
 
 from schema.events import Quote
-from schema.tokens import NATIVE_SOL
+from schema.tokens import NATIVE_SOL, base58
 
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 COMPUTE_UNITS_PER_LEG = 120_000
 
 
 def transaction_hash(order_id: uuid.UUID, attempt: int) -> str:
     """A Solana-style signature: base58 of 64 bytes derived from (order, attempt)."""
-    return _base58(hashlib.sha512(f"{order_id}:{attempt}".encode()).digest())
+    return base58(hashlib.sha512(f"{order_id}:{attempt}".encode()).digest())
 
 
 def transaction_steps(
@@ -43,13 +42,3 @@ def transaction_steps(
     if token_in == NATIVE_SOL:
         steps.append("close the wSOL token account (rent back to the owner)")
     return tuple(steps)
-
-
-def _base58(data: bytes) -> str:
-    number = int.from_bytes(data, "big")
-    digits = []
-    while number:
-        number, remainder = divmod(number, 58)
-        digits.append(_BASE58[remainder])
-    leading_zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * leading_zeros + "".join(reversed(digits))

@@ -17,13 +17,14 @@ import time
 from collections.abc import Mapping, Sequence
 
 from eventlog.append import ConcurrencyError
+from processors.initial_market import VENUES
 from processors.limit_prices import full_size_out, limit_units, price_bound
 from processors.market import PoolId
 from processors.order_logs import log_order
-from processors.pools import Pool, to_amount
+from processors.pools import Pool, to_amount, to_units
 from processors.processor_resources import ExecutionContext
 from processors.resting_book import RestingBook, RestingOrder
-from processors.route_choice import pools_for
+from processors.route_choice import find_pool, pools_for
 from schema.events import OrderExpired, OrderTriggered, Payload, new_event
 
 logger = logging.getLogger(__name__)
@@ -55,16 +56,30 @@ class TriggerEngine:
         sweep = time.monotonic() - self._swept_at >= SWEEP_INTERVAL_S
         if sweep:
             self._swept_at = time.monotonic()
-        for token_in, token_out in await self._book.directions():
+        for kind, token_in, token_out in await self._book.directions():
             if sweep or not changed.isdisjoint(pools_for(token_in, token_out)):
-                await self._evaluate(pools, token_in, token_out)
+                if kind == "limit":
+                    await self._evaluate(pools, token_in, token_out)
+                else:
+                    await self.evaluate_snipers(token_in, token_out, pools)
         await self.expire_due()
 
     async def evaluate(self, order: RestingOrder) -> None:
         """Trigger one order now if the market gives its price (an order that opens below the
-        market fills at once)."""
+        market fills at once), or, for a sniper order, if its pool is there already."""
         pools = await self._ctx.market.pools(pools_for(order.token_in, order.token_out))
-        await self._finish(self._ready(pools, [order]))
+        ready = self._ready(pools, [order]) if order.kind == "limit" else _launched(pools, [order])
+        await self._finish(ready)
+
+    async def evaluate_snipers(
+        self, token_in: str, token_out: str, pools: Mapping[PoolId, Pool] | None = None
+    ) -> None:
+        """Trigger, in the order they were placed, the direction's sniper orders whose pool is
+        open with the liquidity they ask for."""
+        if pools is None:
+            pools = await self._ctx.market.pools(pools_for(token_in, token_out))
+        waiting = await self._book.snipers(token_in, token_out, PAGE)
+        await self._finish(_launched(pools, waiting))
 
     async def expire_due(self) -> None:
         due = await self._book.due(time.time(), PAGE)
@@ -88,6 +103,7 @@ class TriggerEngine:
     ) -> list[tuple[RestingOrder, int]]:
         ready = []
         for order in orders:
+            assert order.limit_price is not None
             out = full_size_out(pools, order.token_in, order.token_out, order.amount_in)
             if out is not None and out >= limit_units(
                 order.amount_in, order.limit_price, order.token_out
@@ -130,3 +146,22 @@ class TriggerEngine:
             return False
         log_order(logger, logging.INFO, order.order_id, event.event_id, None, event.type)
         return True
+
+
+def _launched(
+    pools: Mapping[PoolId, Pool], orders: Sequence[RestingOrder]
+) -> list[tuple[RestingOrder, int]]:
+    """The sniper orders (in the order given) for which a venue has a pool of their pair holding
+    at least their minLiquidity of tokenIn, each with what the best route gives it now."""
+    ready = []
+    for order in orders:
+        held = [
+            pool.reserve_a if order.token_in == pool.token_a else pool.reserve_b
+            for venue in VENUES
+            if (pool := find_pool(pools, venue, order.token_in, order.token_out)) is not None
+        ]
+        least = 0 if order.min_liquidity is None else to_units(order.min_liquidity, order.token_in)
+        if held and max(held) >= least:
+            out = full_size_out(pools, order.token_in, order.token_out, order.amount_in)
+            ready.append((order, out or 0))
+    return ready

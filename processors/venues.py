@@ -12,6 +12,7 @@ from typing import Any
 
 from eventlog.settings import Settings
 from processors.errors import ErrorCode, ExecutionError
+from processors.landing_order import Turn
 from processors.market import Market, PoolId
 from processors.pools import LegFill, Pool
 from processors.route_fills import PlannedLeg, RouteFill, RouteKind
@@ -36,21 +37,29 @@ class Venues:
         legs: Sequence[PlannedLeg],
         min_amount_out: int,
         tx_hash: str,
+        turn: Turn | None = None,
     ) -> RouteFill:
         """Send the transaction, wait for it to land and confirm; idempotent per (order, attempt).
+        With a `turn`, it lands only after the swaps of the turns before it, then gives it up.
 
         Raises ExecutionError with the venue's code when it did not fill."""
         latency = self._swap_latency(order_id, attempt)
         await asyncio.sleep(latency / 2)  # until it lands
-        result = await self.market.swap(
-            order_id,
-            attempt,
-            kind,
-            legs,
-            min_amount_out,
-            tx_hash,
-            self._injected_failure(order_id, attempt),
-        )
+        if turn is not None:
+            await turn.wait()
+        try:
+            result = await self.market.swap(
+                order_id,
+                attempt,
+                kind,
+                legs,
+                min_amount_out,
+                tx_hash,
+                self._injected_failure(order_id, attempt),
+            )
+        finally:
+            if turn is not None:
+                turn.release()
         await asyncio.sleep(latency / 2)  # until the confirmation is seen
         return fill_from_result(order_id, kind, legs, result)
 

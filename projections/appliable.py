@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from eventlog.codec import Recorded, UndecodableEntryError, decode
+from schema.events import VENUE_EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,14 @@ def unappliable(recorded: Recorded) -> str | None:
 
 
 def split_appliable(batch: Iterable[Recorded]) -> tuple[list[Recorded], list[Skipped]]:
-    """The events a projection can apply, in order, and those it skips (each logged)."""
+    """The events a projection can apply, in order, and those it skips (each logged). A venue's
+    event (a pool launch) is no order's: the order tables have nothing to apply, and nothing is
+    skipped."""
     kept: list[Recorded] = []
     skipped: list[Skipped] = []
     for recorded in batch:
+        if recorded.event.type in VENUE_EVENT_TYPES:
+            continue
         reason = unappliable(recorded)
         if reason is None:
             kept.append(recorded)

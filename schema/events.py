@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-OrderType = Literal["market", "limit"]
+OrderType = Literal["market", "limit", "sniper"]
 
 
 class Payload(BaseModel):
@@ -31,6 +31,8 @@ class OrderPlaced(Payload):
     slippage: Decimal
     limit_price: Decimal | None = None
     expires_at: AwareDatetime | None = None
+    # A sniper order waits for a pool of its pair holding at least this much tokenIn (None: any).
+    min_liquidity: Decimal | None = None
     client_id: str | None = None
     # The SHA-256 (hex) of the client's Idempotency-Key; logs written before it was hashed may
     # hold the key itself. Nothing reads it back: the claim in Redis decides replays.
@@ -48,18 +50,20 @@ def public_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OrderOpened(Payload):
-    """A limit order rests until its price is reached; again after a triggered attempt found the
-    market back below the limit (`reopened_after` names the error that sent it back)."""
+    """A limit order rests until its price is reached (a sniper order, `limit_price` None, until
+    its pool launches); again after a triggered attempt found the market back below the limit
+    (`reopened_after` names the error that sent it back)."""
 
-    limit_price: Decimal
+    limit_price: Decimal | None
     reopened_after: str | None = None
 
 
 class OrderTriggered(Payload):
-    """The market reached a resting limit order's price for its full size: it executes now.
-    `market_out` is what the best route gave for the whole order when it was triggered."""
+    """The market reached a resting limit order's price for its full size, or a sniper order's
+    pool launched: it executes now. `market_out` is what the best route gave for the whole order
+    when it was triggered."""
 
-    limit_price: Decimal
+    limit_price: Decimal | None
     market_out: Decimal
 
 
@@ -132,6 +136,30 @@ class OrderExpired(Payload):
     reason: str = "expired before it could be executed"
 
 
+class PoolLaunched(Payload):
+    """A venue opened a pool (and, when `token_b` was not listed, listed it with `decimals_b`).
+    A venue event, not an order's: its envelope's `order_id` is the pool's id (`pool_id`) and
+    its sequence 1, so a venue launches a pair once."""
+
+    venue: str
+    token_a: str
+    token_b: str
+    reserve_a: Decimal
+    reserve_b: Decimal
+    decimals_b: int
+    mint_b: str
+
+
+def pool_id(venue: str, token_x: str, token_y: str) -> uuid.UUID:
+    """The id a venue's pool of these two tokens (in either order) has in the log."""
+    first, second = sorted((token_x, token_y))
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"oee:pool:{venue}:{first}/{second}")
+
+
+# Event types that are not an order's: no read model, no order stream carries them to a client.
+VENUE_EVENT_TYPES = frozenset({"PoolLaunched"})
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.__name__: cls
     for cls in (
@@ -147,6 +175,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         OrderFailed,
         OrderCancelled,
         OrderExpired,
+        PoolLaunched,
     )
 }
 

@@ -53,6 +53,7 @@ class OrderState:
     updated_at: datetime
     limit_price: Decimal | None = None
     expires_at: datetime | None = None
+    min_liquidity: Decimal | None = None
     client_id: str | None = None
     correlation_id: uuid.UUID | None = None
     quotes: tuple[Quote, ...] = ()
@@ -87,6 +88,7 @@ def start(event: Event[OrderPlaced]) -> OrderState:
         slippage=p.slippage,
         limit_price=p.limit_price,
         expires_at=p.expires_at,
+        min_liquidity=p.min_liquidity,
         client_id=p.client_id,
         correlation_id=event.correlation_id,
         created_at=event.occurred_at,

@@ -17,6 +17,7 @@ ORDER_COLUMN_TYPES: dict[str, str] = {
     "slippage": "numeric",
     "limit_price": "numeric",
     "expires_at": "timestamptz",
+    "min_liquidity": "numeric",
     "quotes": "jsonb",
     "route": "jsonb",
     "selected_dex": "text",

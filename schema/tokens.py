@@ -5,6 +5,8 @@ Amounts of a token never carry more fractional digits than its `decimals`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -43,6 +45,37 @@ TOKENS: dict[str, Token] = {
 }
 
 NATIVE_SOL = "SOL"
+
+# A token's symbol: what a sniper order may name before the token is listed, and what a pool launch
+# may list. Listed tokens have at most as many decimals as SOL.
+SYMBOL = re.compile(r"[A-Z0-9]{2,10}", re.ASCII)
+SYMBOL_PATTERN = "^[A-Za-z0-9]{2,10}$"
+MAX_DECIMALS = 9
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    digits = []
+    while number:
+        number, remainder = divmod(number, 58)
+        digits.append(_BASE58[remainder])
+    leading_zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * leading_zeros + "".join(reversed(digits))
+
+
+def launched_mint(symbol: str) -> str:
+    """The mint address a token listed by a pool launch gets: fixed by its symbol."""
+    return base58(hashlib.sha256(f"oee:mint:{symbol}".encode()).digest())
+
+
+def list_token(token: Token) -> bool:
+    """Add a token to this process's registry (a pool launch listed it); False if it was known."""
+    if token.symbol in TOKENS:
+        return False
+    TOKENS[token.symbol] = token
+    return True
 
 
 def get_token(symbol: str) -> Token:

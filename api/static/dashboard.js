@@ -3,10 +3,11 @@
 "use strict";
 
 (function () {
-  const TOKENS = ["SOL", "USDC", "USDT", "BONK", "JUP", "RAY"];
+  const TOKENS = ["SOL", "USDC", "USDT", "BONK", "JUP", "RAY"]; // pool launches add to it
   const TERMINAL = new Set(["confirmed", "failed", "cancelled", "expired"]);
   const CANCELLABLE = new Set(["pending", "open", "routing", "building"]);
-  const FIELDS = ["orderType", "tokenIn", "tokenOut", "amountIn", "slippage", "limitPrice", "expiresInSeconds"];
+  const FIELDS = ["orderType", "tokenIn", "tokenOut", "amountIn", "slippage", "limitPrice", "expiresInSeconds",
+    "minLiquidity", "newToken"];
   const DECIMAL = /^\d+(\.\d+)?$/;
   const BULK_ORDERS = [
     { tokenIn: "SOL", tokenOut: "USDC", amountIn: "0.5" },
@@ -118,14 +119,45 @@
 
   // ---- form ------------------------------------------------------------------------------
   function fillTokens() {
-    for (const [id, chosen] of [["tokenIn", "SOL"], ["tokenOut", "USDC"]]) {
+    for (const [id, chosen] of [["tokenIn", "SOL"], ["tokenOut", "USDC"], ["launchTokenA", "SOL"]]) {
       const select = $(id);
       for (const t of TOKENS) select.append(el("option", { value: t, text: t }));
       select.value = chosen;
     }
   }
   function showLimitFields() {
-    document.querySelector(".limit-only").hidden = $("orderType").value !== "limit";
+    const kind = $("orderType").value;
+    document.querySelector(".limit-only").hidden = kind !== "limit";
+    document.querySelector(".sniper-only").hidden = kind !== "sniper";
+    document.querySelector(".resting-only").hidden = kind === "market";
+  }
+  function addToken(symbol) {
+    if (TOKENS.includes(symbol)) return;
+    TOKENS.push(symbol);
+    for (const id of ["tokenIn", "tokenOut", "launchTokenA"]) $(id).append(el("option", { value: symbol, text: symbol }));
+  }
+  async function launchPool(event) {
+    event.preventDefault();
+    const body = { venue: $("launchVenue").value, tokenA: $("launchTokenA").value, tokenB: $("launchTokenB").value.trim(),
+      reserveA: $("launchReserveA").value.trim(), reserveB: $("launchReserveB").value.trim() };
+    const decimals = $("launchDecimalsB").value.trim();
+    if (decimals) body.decimalsB = /^\d+$/.test(decimals) ? Number(decimals) : decimals;
+    const button = $("launch");
+    button.disabled = true;
+    try {
+      const response = await apiFetch("/api/venues/pools", { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const answer = await response.json();
+      if (answer.success) {
+        $("launch-result").textContent = `Pool ${answer.pair} launched on ${answer.venue}.`;
+        addToken(answer.pair.split("/")[1]);
+      } else {
+        $("launch-result").textContent = answer.error || `Error ${response.status}`;
+      }
+    } catch (err) {
+      $("launch-result").textContent = "The launch did not reach the server; try again.";
+    }
+    button.disabled = false;
   }
   function setFieldError(field, message) {
     const input = $(field);
@@ -164,11 +196,19 @@
       amountIn: $("amountIn").value.trim() };
     const slippage = $("slippage").value.trim();
     if (slippage) body.slippage = slippage;
+    if (body.orderType !== "market") {
+      const expires = $("expiresInSeconds").value.trim();
+      if (expires) body.expiresInSeconds = /^\d+$/.test(expires) ? Number(expires) : expires;
+    }
     if (body.orderType === "limit") {
       const price = $("limitPrice").value.trim();
-      const expires = $("expiresInSeconds").value.trim();
       if (price) body.limitPrice = price;
-      if (expires) body.expiresInSeconds = /^\d+$/.test(expires) ? Number(expires) : expires;
+    }
+    if (body.orderType === "sniper") {
+      const symbol = $("newToken").value.trim();
+      const least = $("minLiquidity").value.trim();
+      if (symbol) body.tokenOut = symbol.toUpperCase();
+      if (least) body.minLiquidity = least;
     }
     return body;
   }
@@ -543,6 +583,7 @@
     fillTokens();
     showLimitFields();
     $("orderType").addEventListener("change", showLimitFields);
+    $("launch-form").addEventListener("submit", launchPool);
     $("detail-cancel").addEventListener("click", cancelSelected);
     $("order-form").addEventListener("submit", submitForm);
     for (const f of FIELDS) $(f).addEventListener("input", () => fieldEdited(f));

@@ -172,6 +172,27 @@ def test_a_limit_order_from_the_form_rests_open_and_its_cancel_button_cancels_it
     expect(cancel).to_be_hidden()
 
 
+def test_a_sniper_order_from_the_form_fills_when_the_launch_form_opens_its_pool(
+    page: Page,
+) -> None:
+    p = page
+    symbol = "Z" + uuid.uuid4().hex[:5].upper()
+    p.get_by_label("Order type").select_option("sniper")
+    p.get_by_label("Amount in").fill("0.5")
+    p.get_by_label("New token (sniper)").fill(symbol)
+    p.get_by_role("button", name="Place order").click()
+    expect(p.locator("#place-result")).to_contain_text("accepted")
+    row = _rows(p).first
+    expect(row).to_have_attribute("data-status", "open", timeout=WAIT_MS)
+    expect(row).to_contain_text(f"SOL → {symbol}")
+
+    p.get_by_label("New token (token B)").fill(symbol)
+    p.get_by_role("button", name="Launch pool").click()
+    expect(p.locator("#launch-result")).to_have_text(f"Pool SOL/{symbol} launched on raydium.")
+    expect(row).to_have_attribute("data-status", "confirmed", timeout=WAIT_MS)
+    expect(p.get_by_label("Buy (token out)").locator(f'option[value="{symbol}"]')).to_have_count(1)
+
+
 # Every shown element whose box leaves the viewport's width, or whose content is wider than its
 # box (something clipped or behind a sideways scroll).
 WIDER_THAN_ROOM = """() => {

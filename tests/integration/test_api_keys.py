@@ -24,6 +24,14 @@ from tests.support.websocket_harness import client, closed_with, running_api
 
 ALICE, BOB, OPS = "alice-key-0123456789", "bob-key-0123456789", "ops-key-0123456789"
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
+LAUNCH = {
+    "venue": "raydium",
+    "tokenA": "SOL",
+    "tokenB": f"K{uuid.uuid4().hex[:6].upper()}",
+    "reserveA": "100",
+    "reserveB": "1000000",
+    "decimalsB": 6,
+}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -62,7 +70,27 @@ def protected(order_id: str) -> list[tuple[str, str, Any]]:
         ("GET", "/api/metrics", None),
         ("GET", "/metrics", None),
         ("GET", "/api/venues/prices", None),
+        ("POST", "/api/venues/pools", LAUNCH),
     ]
+
+
+async def test_only_an_operator_launches_a_pool(api: httpx.AsyncClient) -> None:
+    refused = await api.post("/api/venues/pools", json=LAUNCH, headers=bearer(ALICE))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "FORBIDDEN"
+    launched = await api.post("/api/venues/pools", json=LAUNCH, headers=bearer(OPS))
+    assert launched.status_code == 201, launched.text
+    assert launched.json()["pair"] == f"SOL/{LAUNCH['tokenB']}"
+    again = await api.post("/api/venues/pools", json=LAUNCH, headers=bearer(OPS))
+    assert (again.status_code, again.json()["code"]) == (409, "POOL_EXISTS")
+    # Its id names no order, for anyone.
+    pool_id = launched.json()["poolId"]
+    for method, path in (
+        ("GET", f"/api/orders/{pool_id}"),
+        ("POST", f"/api/orders/{pool_id}/cancel"),
+    ):
+        answer = await api.request(method, path, headers=bearer(OPS))
+        assert answer.status_code == 404, (path, answer.text)
 
 
 @pytest.mark.parametrize(

@@ -81,11 +81,13 @@ def test_the_query_benchmark_gets_every_order_it_asks_for(settings: Settings) ->
 def test_the_resting_benchmark_triggers_each_order_the_market_passes_once(
     settings: Settings,
 ) -> None:
-    figures = _run_leaving_nothing(settings, lambda: bench_resting_suite(settings, 300, 4))
+    figures = _run_leaving_nothing(settings, lambda: bench_resting_suite(settings, 300, 4, 50))
     assert figures["resting_orders"] == 300
     assert figures["triggered"] > 100  # four moves pass most of the book
     assert figures["triggered"] + figures["still_resting"] == 300  # none lost, none twice
     assert figures["trigger_latency_p99_ms"] >= figures["trigger_latency_p50_ms"] >= 0
+    assert figures["sniper_orders"] == 50  # every one submitted, else the suite raises
+    assert figures["launch_to_submitted_p99_ms"] >= figures["launch_to_submitted_p50_ms"] >= 0
 
 
 def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) -> None:

@@ -43,6 +43,8 @@ async def test_every_form_field_has_a_label_and_an_error_slot(api: httpx.AsyncCl
         "slippage",
         "limitPrice",
         "expiresInSeconds",
+        "minLiquidity",
+        "newToken",
     ):
         assert f'<label for="{field}">' in page
         assert f'id="{field}-error"' in page

@@ -9,7 +9,6 @@ import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,31 +16,23 @@ import redis.asyncio as aioredis
 from commands.order_intake import OrderIntake, TooLateToCancelError, TooManyRestingOrdersError
 from eventlog.append import EventAppender
 from eventlog.keys import Keys
-from eventlog.reading import read_order
 from eventlog.settings import Settings
 from oee.wiring import execution_processor
 from processors.execution_processor import ExecutionProcessor
 from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
-from schema.events import Event, OrderConfirmed, OrderOpened, Payload
-from schema.order_state import OrderState, fold
+from schema.events import OrderConfirmed, OrderOpened
 from schema.statuses import OrderStatus
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
+from tests.support.resting import drain_all, history_of, quiet_market, state_of
 from tests.support.settings import MakeSettings
 
 SOL_USDC = "SOL/USDC"
 
 
-def _settings(make_settings: MakeSettings, **overrides: Any) -> Settings:
-    settings: Settings = make_settings(
-        **{"max_orders_per_minute": 0, "venue_drift_bps": 0, **overrides}
-    )
-    return settings
-
-
 @pytest.fixture
 async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> ExecutionProcessor:
-    built = execution_processor(redis, _settings(make_settings), name="p1")
+    built = execution_processor(redis, quiet_market(make_settings), name="p1")
     await built.prepare()
     return built
 
@@ -74,21 +65,10 @@ async def _move_sol_usdc(processor: ExecutionProcessor, price: int) -> None:
     )
 
 
-async def _history(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> list[Event[Payload]]:
-    return [r.event for r in await read_order(redis, keys, order_id)]
-
-
-async def _state(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> OrderState:
-    state = fold(await _history(redis, keys, order_id))
-    assert state is not None
-    return state
-
-
 async def _settle(processor: ExecutionProcessor) -> None:
     """Run the trigger engine once, then every execution it started, until nothing is left."""
     await processor.triggers.tick()
-    while await processor.drain():
-        pass
+    await drain_all(processor)
 
 
 async def test_a_limit_order_above_the_market_rests_until_the_market_reaches_it(
@@ -96,13 +76,13 @@ async def test_a_limit_order_above_the_market_rests_until_the_market_reaches_it(
 ) -> None:
     order_id = await _place_limit(redis, keys, "200")
     await _settle(processor)
-    history = await _history(redis, keys, order_id)
+    history = await history_of(redis, keys, order_id)
     assert [e.type for e in history] == ["OrderPlaced", "OrderOpened"]
     assert await processor.book.size() == 1
 
     await _move_sol_usdc(processor, 220)
     await _settle(processor)
-    history = await _history(redis, keys, order_id)
+    history = await history_of(redis, keys, order_id)
     assert [e.type for e in history] == [
         "OrderPlaced",
         "OrderOpened",
@@ -115,7 +95,7 @@ async def test_a_limit_order_above_the_market_rests_until_the_market_reaches_it(
     ]
     [confirmed] = [e.payload for e in history if isinstance(e.payload, OrderConfirmed)]
     assert confirmed.amount_out >= Decimal("0.5") * 200
-    assert (await _state(redis, keys, order_id)).min_amount_out == Decimal(100)
+    assert (await state_of(redis, keys, order_id)).min_amount_out == Decimal(100)
     assert await processor.book.size() == 0
 
 
@@ -125,7 +105,7 @@ async def test_a_limit_order_the_market_already_gives_fills_at_once(
     order_id = await _place_limit(redis, keys, "100")
     while await processor.drain():  # no market move, no tick: opening it tries it
         pass
-    state = await _state(redis, keys, order_id)
+    state = await state_of(redis, keys, order_id)
     assert state.status is OrderStatus.CONFIRMED
     assert state.amount_out is not None
     assert state.amount_out >= 50
@@ -139,9 +119,8 @@ async def test_an_order_the_market_left_before_its_swap_rests_again_and_fills_la
     await _move_sol_usdc(processor, 220)
     await processor.triggers.tick()  # triggered, not executed yet
     await _move_sol_usdc(processor, 150)  # the market moves back first
-    while await processor.drain():
-        pass
-    history = await _history(redis, keys, order_id)
+    await drain_all(processor)
+    history = await history_of(redis, keys, order_id)
     assert [e.type for e in history][-2:] == ["RoutingStarted", "OrderOpened"]
     reopened = history[-1].payload
     assert isinstance(reopened, OrderOpened)
@@ -150,7 +129,7 @@ async def test_an_order_the_market_left_before_its_swap_rests_again_and_fills_la
 
     await _move_sol_usdc(processor, 230)
     await _settle(processor)
-    state = await _state(redis, keys, order_id)
+    state = await state_of(redis, keys, order_id)
     assert state.status is OrderStatus.CONFIRMED
     assert state.amount_out is not None
     assert state.amount_out >= 100
@@ -161,18 +140,18 @@ async def test_a_short_expiry_expires_the_order_also_after_a_processor_restart(
 ) -> None:
     order_id = await _place_limit(redis, keys, "500", expires_in=1)
     await _settle(processor)
-    assert (await _state(redis, keys, order_id)).status is OrderStatus.OPEN
+    assert (await state_of(redis, keys, order_id)).status is OrderStatus.OPEN
     del processor  # the first processor is gone; a new one knows the order only from Redis
 
-    restarted = execution_processor(redis, _settings(make_settings), name="p2")
+    restarted = execution_processor(redis, quiet_market(make_settings), name="p2")
     await restarted.prepare()
 
     async def expired() -> bool:
         await restarted.triggers.expire_due()
-        return (await _state(redis, keys, order_id)).status is OrderStatus.EXPIRED
+        return (await state_of(redis, keys, order_id)).status is OrderStatus.EXPIRED
 
     await eventually(expired, within=5, what="the order expired")
-    history = await _history(redis, keys, order_id)
+    history = await history_of(redis, keys, order_id)
     assert [e.type for e in history] == ["OrderPlaced", "OrderOpened", "OrderExpired"]
     assert history[-1].occurred_at >= history[0].occurred_at + timedelta(seconds=1)
     assert await restarted.book.size() == 0
@@ -183,7 +162,7 @@ async def test_an_order_placed_after_its_expiry_time_is_expired_not_opened(
 ) -> None:
     order_id = await _place_limit(redis, keys, "100", expires_in=-1)  # the processor was down
     await _settle(processor)
-    assert [e.type for e in await _history(redis, keys, order_id)] == [
+    assert [e.type for e in await history_of(redis, keys, order_id)] == [
         "OrderPlaced",
         "OrderExpired",
     ]
@@ -202,7 +181,7 @@ async def test_cancel_while_open_and_again_gives_the_same_answer(
     assert await processor.book.size() == 0  # the cancel took it off the book
     await _move_sol_usdc(processor, 220)
     await _settle(processor)
-    types = [e.type for e in await _history(redis, keys, order_id)]
+    types = [e.type for e in await history_of(redis, keys, order_id)]
     assert types == ["OrderPlaced", "OrderOpened", "OrderCancelled"]
 
 
@@ -224,10 +203,9 @@ async def test_a_cancel_racing_a_trigger_ends_in_exactly_one_of_them(
                 await intake.cancel(order_id)
 
         await asyncio.gather(_settle(processor), *(cancel(i, o) for i, o in enumerate(orders)))
-        while await processor.drain():
-            pass
+        await drain_all(processor)
         for order_id in orders:
-            types = [e.type for e in await _history(redis, keys, order_id)]
+            types = [e.type for e in await history_of(redis, keys, order_id)]
             ends = [t for t in types if t in {"OrderCancelled", "OrderConfirmed", "OrderFailed"}]
             assert len(ends) == 1, types
             assert types.count("OrderTriggered") <= 1
@@ -239,7 +217,10 @@ async def test_a_client_may_have_only_so_many_orders_resting(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings, processor: ExecutionProcessor
 ) -> None:
     intake = OrderIntake(
-        redis, EventAppender(redis, keys), keys, _settings(make_settings, max_resting_per_client=2)
+        redis,
+        EventAppender(redis, keys),
+        keys,
+        quiet_market(make_settings, max_resting_per_client=2),
     )
     body = {"orderType": "limit", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
     resting = {"limitPrice": "900", "expiresInSeconds": 600}
@@ -247,8 +228,7 @@ async def test_a_client_may_have_only_so_many_orders_resting(
         await intake.place({**body, **resting}, client_id="alice", idempotency_key=None)
         for _ in range(2)
     ]
-    while await processor.drain():
-        pass
+    await drain_all(processor)
     with pytest.raises(TooManyRestingOrdersError):
         await intake.place({**body, **resting}, client_id="alice", idempotency_key=None)
     await intake.place({**body, **resting}, client_id="bob", idempotency_key=None)
@@ -256,9 +236,7 @@ async def test_a_client_may_have_only_so_many_orders_resting(
     await intake.place(market, client_id="alice", idempotency_key=None)  # market orders do not rest
     # Once one of hers is cancelled (and off the book), alice may rest another.
     await intake.cancel(placed[0].order_id)
-    while await processor.drain():
-        pass
+    await drain_all(processor)
     await intake.place({**body, **resting}, client_id="alice", idempotency_key=None)
-    while await processor.drain():
-        pass
+    await drain_all(processor)
     assert await processor.book.resting_of("alice") == 2

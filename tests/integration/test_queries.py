@@ -144,7 +144,7 @@ async def test_filters_select_matching_orders_and_bad_values_are_400(
 
     for params in (
         {"status": "done"},
-        {"tokenIn": "DOGE"},
+        {"tokenIn": "DOGE!"},
         {"tokenOut": ""},
         {"limit": "0"},
         {"limit": "501"},

@@ -30,7 +30,10 @@ from schema.events import (
     OrderOpened,
     OrderTriggered,
     Payload,
+    PoolLaunched,
     RoutingStarted,
+    new_event,
+    pool_id,
 )
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
@@ -107,7 +110,21 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
         order_id = await place(appender)
         await append_steps(appender, order_id, payloads)
         sent.update({(str(order_id), n): p for n, p in enumerate(payloads, start=2)})
-    count = sum(len(payloads) + 1 for payloads in steps)
+    launch = new_event(
+        PoolLaunched(
+            venue="raydium",
+            token_a="SOL",
+            token_b="NEWCOIN",
+            reserve_a=Decimal(10),
+            reserve_b=Decimal(1000),
+            decimals_b=6,
+            mint_b="mint",
+        ),
+        order_id=pool_id("raydium", "SOL", "NEWCOIN"),
+        sequence=1,
+    )
+    await appender.append([launch], expected_sequence=0)
+    count = sum(len(payloads) + 1 for payloads in steps) + 1
 
     async with client(f"{server.ws_url}/api/orders/stream/all?after=0") as ws:
         events = await receive_events(ws, count)
@@ -117,7 +134,9 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
         data = message["data"]
         assert isinstance(data["message"], str), message
         assert data["message"].strip(), message
-        if message["sequence"] > 1:
+        if message["event"] == "PoolLaunched":
+            assert (message["type"], message["status"]) == ("venue_update", None)
+        elif message["sequence"] > 1:
             payload = sent[message["orderId"], message["sequence"]].model_dump(mode="json")
             payload = camel_case(payload)
             assert {k: v for k, v in data.items() if k != "message"} == payload, message
@@ -133,6 +152,7 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
     assert said["OrderCancelled"].startswith("Order cancelled")
     assert said["OrderExpired"].startswith("Order expired")
     assert said["OrderOpened"].startswith("Order open, waiting for its price")
+    assert said["PoolLaunched"] == "Pool launched on raydium: SOL/NEWCOIN"
 
 
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

@@ -100,11 +100,12 @@ async def receive(ws: ClientConnection, within: float = RECEIVE_TIMEOUT) -> dict
 
 
 async def receive_events(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
-    """The next `count` event messages (status updates and retries), skipping heartbeats."""
+    """The next `count` event messages (status updates, retries and venue updates), skipping
+    heartbeats."""
     found: list[dict[str, Any]] = []
     while len(found) < count:
         message = await receive(ws)
-        if message["type"] in {"status_update", "retry"}:
+        if message["type"] in {"status_update", "retry", "venue_update"}:
             found.append(message)
     return found
 

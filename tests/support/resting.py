@@ -1,0 +1,43 @@
+"""What the limit and sniper order tests share: a quiet market (no drift, no execution limit), a
+processor on it, running everything it has to do, and reading an order's history and state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from eventlog.keys import Keys
+from eventlog.reading import read_order
+from eventlog.settings import Settings
+from processors.execution_processor import ExecutionProcessor
+from schema.events import Event, Payload
+from schema.order_state import OrderState, fold
+from tests.support.settings import MakeSettings
+
+
+def quiet_market(make_settings: MakeSettings, **overrides: Any) -> Settings:
+    """Settings whose prices move only when a test moves them, with no limit on executions."""
+    settings: Settings = make_settings(
+        **{"max_orders_per_minute": 0, "venue_drift_bps": 0, **overrides}
+    )
+    return settings
+
+
+async def drain_all(processor: ExecutionProcessor) -> None:
+    """Every entry the processor has to handle, and those its handling appended, until none."""
+    while await processor.drain():
+        pass
+
+
+async def history_of(
+    redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID
+) -> list[Event[Payload]]:
+    return [r.event for r in await read_order(redis, keys, order_id)]
+
+
+async def state_of(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> OrderState:
+    state = fold(await history_of(redis, keys, order_id))
+    assert state is not None
+    return state
