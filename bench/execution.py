@@ -64,7 +64,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
         await _place(EventAppender(redis, keys), orders)
         appended = time.perf_counter()
         finished, latencies = await _wait_for_terminals(redis, keys, start_position, orders)
-        caught_up = await _wait_until_group_caught_up(redis, keys)
+        caught_up = await wait_until_group_caught_up(redis, keys)
         elapsed = caught_up - began
         cpu = sum(cpu_seconds(process.pid) for process in started) - cpu_before
         peaks = [round(peak_rss_kib(process.pid) / 1024, 1) for process in started]
@@ -158,7 +158,7 @@ async def _wait_for_terminals(
     return time.perf_counter(), latencies
 
 
-async def _wait_until_group_caught_up(redis: Any, keys: Keys) -> float:
+async def wait_until_group_caught_up(redis: Any, keys: Keys) -> float:
     """When the execution group has read and acked every entry, its own events included: the
     cost of executing the orders is only fully paid then."""
     while True:

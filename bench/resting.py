@@ -14,7 +14,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench.execution import start_processor, stop_and_clean, wait_until_ready
+from bench.execution import (
+    start_processor,
+    stop_and_clean,
+    wait_until_group_caught_up,
+    wait_until_ready,
+)
 from bench.percentile import percentile
 from bench.process_readings import peak_rss_kib, rss_kib
 from commands.pool_launch import decide_launch_pool, parse_launch_pool
@@ -111,6 +116,7 @@ async def _rounds(
         await _set_price(market, START_PRICE * (1 + LOWEST + step * n))
         await _until(lambda b=before: _less(book.size(), b), 30, "a round's triggers")
         await _until(lambda b=before: _settled(book), 30, "the round's last trigger")
+        await wait_until_group_caught_up(redis, keys)  # the next move meets an idle processor
         reply: Any = await redis.xrange(keys.events, min=f"({position.decode()}", max="+")
         for entry_id, fields in reply:
             position = entry_id

@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, Decimal
 from processors.errors import ErrorCode, ExecutionError
 from processors.initial_market import VENUES
 from processors.market import PoolId
-from processors.pools import Pool, to_amount, to_units
+from processors.pools import LegRejectedError, Pool, fill_leg, to_amount, to_units
 from processors.route_choice import choose_route, find_pool
 from schema.events import RouteSelected
 from schema.tokens import NATIVE_SOL, get_token
@@ -53,6 +53,26 @@ def full_size_out(
         return None
     choice = choose_route(pools, token_in, token_out, units)
     return None if isinstance(choice, ErrorCode) else choice.chosen.amount_out
+
+
+def market_out(
+    pools: Mapping[PoolId, Pool], token_in: str, token_out: str, amount_in: Decimal, wanted: int
+) -> int | None:
+    """What the market gives the whole amount, as far as it matters against `wanted`: the best
+    direct pool's fill when that is enough (the router will do at least as well), else the best
+    route's (a split or two hops may do better)."""
+    units = to_units(amount_in, token_in)
+    best = 0
+    for venue in VENUES:
+        pool = find_pool(pools, venue, token_in, token_out)
+        if pool is not None:
+            try:
+                best = max(best, fill_leg(pool, token_in, units).amount_out)
+            except LegRejectedError:
+                continue
+    if best >= wanted:
+        return best
+    return full_size_out(pools, token_in, token_out, amount_in)
 
 
 def limit_units(amount_in: Decimal, limit_price: Decimal, token_out: str) -> int:

@@ -34,6 +34,19 @@ return found
 """
 
 
+# Take members off the book. KEYS: the records hash, the expiry index, then per member its book
+# and its client's set; ARGV: the members.
+_REMOVE_LUA = """
+redis.call('HDEL', KEYS[1], unpack(ARGV))
+redis.call('ZREM', KEYS[2], unpack(ARGV))
+for i, member in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[1 + 2 * i], member)
+  redis.call('SREM', KEYS[2 + 2 * i], member)
+end
+return #ARGV
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class RestingOrder:
     order_id: uuid.UUID
@@ -48,6 +61,7 @@ class RestingOrder:
     client_id: str
     placed_at: float = 0.0  # epoch seconds: a sniper order's place in its queue
     min_liquidity: Decimal | None = None  # a sniper order's least tokenIn in the pool
+    slippage: Decimal = Decimal(0)  # what a sniper order's route may lose
 
     @property
     def member(self) -> str:
@@ -74,6 +88,7 @@ class RestingOrder:
                 self.client_id,
                 self.placed_at,
                 _text(self.min_liquidity),
+                str(self.slippage),
             ]
         )
 
@@ -91,6 +106,7 @@ class RestingOrder:
             client,
             placed,
             least,
+            slippage,
         ) = orjson.loads(record)
         return cls(
             order_id=uuid.UUID(order_id),
@@ -105,6 +121,7 @@ class RestingOrder:
             client_id=client,
             placed_at=float(placed),
             min_liquidity=None if least is None else Decimal(least),
+            slippage=Decimal(slippage),
         )
 
 
@@ -117,6 +134,7 @@ class RestingBook:
         self._redis = redis
         self._keys = keys
         self._range = redis.register_script(_RANGE_LUA)
+        self._remove = redis.register_script(_REMOVE_LUA)
 
     async def add(self, order: RestingOrder) -> None:
         keys = self._keys
@@ -134,17 +152,15 @@ class RestingBook:
             await pipe.execute()
 
     async def remove(self, orders: Sequence[RestingOrder]) -> None:
+        """Take the orders off the book (one script call; orders not on it are skipped)."""
         if not orders:
             return
         keys = self._keys
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(keys.resting_orders, *(o.member for o in orders))
-            pipe.zrem(keys.resting_expiries, *(o.member for o in orders))
-            for order in orders:
-                pipe.zrem(keys.resting_book(order.token_in, order.token_out), order.member)
-                pipe.zrem(keys.sniper_book(order.token_in, order.token_out), order.member)
-                pipe.srem(keys.resting_client(order.client_id), order.member)
-            await pipe.execute()
+        names = [keys.resting_orders, keys.resting_expiries]
+        for order in orders:
+            book = keys.resting_book if order.kind == "limit" else keys.sniper_book
+            names += [book(order.token_in, order.token_out), keys.resting_client(order.client_id)]
+        await self._remove(keys=names, args=[order.member for order in orders])
 
     async def find(self, order_id: uuid.UUID, sequence: int) -> RestingOrder | None:
         member = f"{order_id}:{sequence}"

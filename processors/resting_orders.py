@@ -65,6 +65,7 @@ class RestingOrders:
         order = RestingOrder(
             placed_at=state.created_at.timestamp(),
             min_liquidity=state.min_liquidity,
+            slippage=state.slippage,
             order_id=state.id,
             sequence=opened.sequence,
             token_in=state.token_in,

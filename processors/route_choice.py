@@ -108,6 +108,44 @@ def min_amount_out(expected: int, slippage: Decimal) -> int:
     return int((Decimal(expected) * (1 - slippage)).to_integral_value(ROUND_FLOOR))
 
 
+def route_selected(
+    order_id: uuid.UUID,
+    attempt: int,
+    pools: Mapping[PoolId, Pool],
+    token_in: str,
+    token_out: str,
+    amount_in: Decimal,
+    slippage: Decimal,
+) -> RouteSelected:
+    """The route an attempt takes on these pools, with every quote it compared; raises
+    ExecutionError (NO_ROUTE, AMOUNT_TOO_SMALL, INSUFFICIENT_LIQUIDITY, ...) when there is none."""
+    _check_pair(order_id, token_in, token_out)
+    units = to_units(amount_in, token_in)
+    if units <= 0:
+        raise ExecutionError(order_id, ErrorCode.AMOUNT_TOO_SMALL)
+    choice = choose_route(pools, token_in, token_out, units)
+    if isinstance(choice, ErrorCode):
+        raise ExecutionError(order_id, choice)
+    expected = choice.chosen.amount_out
+    quotes = tuple(route.to_quote() for route in choice.candidates)
+    chosen = next(q for c, q in zip(choice.candidates, quotes, strict=True) if c is choice.chosen)
+    return RouteSelected(
+        attempt=attempt,
+        quotes=quotes,
+        chosen=chosen,
+        expected_out=to_amount(expected, token_out),
+        min_amount_out=to_amount(min_amount_out(expected, slippage), token_out),
+        reason=choice.reason,
+    )
+
+
+def _check_pair(order_id: uuid.UUID, token_in: str, token_out: str) -> None:
+    if token_in not in TOKENS or token_out not in TOKENS or token_in == token_out:
+        raise ExecutionError(
+            order_id, ErrorCode.NO_ROUTE, f"no route from {token_in} to {token_out}"
+        )
+
+
 class Router:
     def __init__(self, venues: Venues) -> None:
         self._venues = venues
@@ -121,30 +159,10 @@ class Router:
         amount_in: Decimal,
         slippage: Decimal,
     ) -> RouteSelected:
-        if token_in not in TOKENS or token_out not in TOKENS or token_in == token_out:
-            raise ExecutionError(
-                order_id, ErrorCode.NO_ROUTE, f"no route from {token_in} to {token_out}"
-            )
-        units = to_units(amount_in, token_in)
-        if units <= 0:
-            raise ExecutionError(order_id, ErrorCode.AMOUNT_TOO_SMALL)
+        """Quote the venues (after their quote latency) and choose the route."""
+        _check_pair(order_id, token_in, token_out)
         pools = await self._venues.quote_pools(pools_for(token_in, token_out))
-        choice = choose_route(pools, token_in, token_out, units)
-        if isinstance(choice, ErrorCode):
-            raise ExecutionError(order_id, choice)
-        expected = choice.chosen.amount_out
-        quotes = tuple(route.to_quote() for route in choice.candidates)
-        chosen = next(
-            q for c, q in zip(choice.candidates, quotes, strict=True) if c is choice.chosen
-        )
-        return RouteSelected(
-            attempt=attempt,
-            quotes=quotes,
-            chosen=chosen,
-            expected_out=to_amount(expected, token_out),
-            min_amount_out=to_amount(min_amount_out(expected, slippage), token_out),
-            reason=choice.reason,
-        )
+        return route_selected(order_id, attempt, pools, token_in, token_out, amount_in, slippage)
 
 
 def _best_split(first: Pool, second: Pool, token_in: str, total: int) -> RouteFill | None:

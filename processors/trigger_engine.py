@@ -16,16 +16,16 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from eventlog.append import ConcurrencyError
-from processors.initial_market import VENUES
-from processors.limit_prices import full_size_out, limit_units, price_bound
+from eventlog.append import AppendRequest, ConcurrencyError
+from processors.limit_prices import limit_units, market_out, price_bound
 from processors.market import PoolId
 from processors.order_logs import log_order
-from processors.pools import Pool, to_amount, to_units
+from processors.pools import Pool, to_amount
 from processors.processor_resources import ExecutionContext
 from processors.resting_book import RestingBook, RestingOrder
-from processors.route_choice import find_pool, pools_for
-from schema.events import OrderExpired, OrderTriggered, Payload, new_event
+from processors.route_choice import pools_for
+from processors.sniper_triggers import SniperSteps, served
+from schema.events import Event, OrderExpired, OrderTriggered, Payload, new_event
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PAGE = 1000
 # Every direction is looked at this often even when its pools did not change.
 SWEEP_INTERVAL_S = 1.0
+# Sniper orders a launch serves are appended this many at a time.
+SNIPER_CHUNK = 50
 # A price bound is widened by this much, so rounding never hides an order at the boundary.
 BOUND_MARGIN = 1e-9
 
@@ -68,8 +70,10 @@ class TriggerEngine:
         """Trigger one order now if the market gives its price (an order that opens below the
         market fills at once), or, for a sniper order, if its pool is there already."""
         pools = await self._ctx.market.pools(pools_for(order.token_in, order.token_out))
-        ready = self._ready(pools, [order]) if order.kind == "limit" else _launched(pools, [order])
-        await self._finish(ready)
+        if order.kind == "limit":
+            await self._finish(self._ready(pools, [order]))
+        else:
+            await self._trigger_snipers(pools, [order])
 
     async def evaluate_snipers(
         self, token_in: str, token_out: str, pools: Mapping[PoolId, Pool] | None = None
@@ -78,8 +82,29 @@ class TriggerEngine:
         open with the liquidity they ask for."""
         if pools is None:
             pools = await self._ctx.market.pools(pools_for(token_in, token_out))
-        waiting = await self._book.snipers(token_in, token_out, PAGE)
-        await self._finish(_launched(pools, waiting))
+        await self._trigger_snipers(pools, await self._book.snipers(token_in, token_out, PAGE))
+
+    async def _trigger_snipers(
+        self, pools: Mapping[PoolId, Pool], waiting: Sequence[RestingOrder]
+    ) -> None:
+        """Append each served order's steps, a chunk at a time: a chunk goes to Redis while the
+        next one is built, and the log keeps the orders' order."""
+        ready = served(pools, waiting)
+        if not ready:
+            return
+        steps = SniperSteps(pools, to_submission=not self._ctx.limiter.enabled)
+        sends = []
+        for start in range(0, len(ready), SNIPER_CHUNK):
+            requests = [
+                AppendRequest(self._events_after(order, steps.steps(order)), order.sequence)
+                for order in ready[start : start + SNIPER_CHUNK]
+            ]
+            sends.append(asyncio.create_task(self._ctx.appender.append_many(requests)))
+            await asyncio.sleep(0)  # let this chunk leave before the next is built
+        results = [result for chunk in await asyncio.gather(*sends) for result in chunk]
+        self.triggered += sum(isinstance(result, list) for result in results)
+        self._ctx.stats.started += steps.submitted
+        await self._book.remove(ready)
 
     async def expire_due(self) -> None:
         due = await self._book.due(time.time(), PAGE)
@@ -104,10 +129,9 @@ class TriggerEngine:
         ready = []
         for order in orders:
             assert order.limit_price is not None
-            out = full_size_out(pools, order.token_in, order.token_out, order.amount_in)
-            if out is not None and out >= limit_units(
-                order.amount_in, order.limit_price, order.token_out
-            ):
+            wanted = limit_units(order.amount_in, order.limit_price, order.token_out)
+            out = market_out(pools, order.token_in, order.token_out, order.amount_in, wanted)
+            if out is not None and out >= wanted:
                 ready.append((order, out))
         return ready
 
@@ -130,38 +154,31 @@ class TriggerEngine:
         self.triggered += sum(results)
         await self._book.remove([order for order, _ in ready])
 
-    async def _append_after(self, order: RestingOrder, payload: Payload) -> bool:
-        """Append `payload` right after the order's OrderOpened; False when the order had moved
+    async def _append_after(self, order: RestingOrder, *payloads: Payload) -> bool:
+        """Append `payloads` right after the order's OrderOpened; False when the order had moved
         on (triggered or expired by another processor, cancelled, ...): its entry is stale."""
-        event = new_event(
-            payload,
-            order_id=order.order_id,
-            sequence=order.sequence + 1,
-            correlation_id=order.correlation_id,
-            causation_id=order.opened_event_id,
-        )
+        events = self._events_after(order, payloads)
         try:
-            await self._ctx.appender.append([event], expected_sequence=order.sequence)
+            await self._ctx.appender.append(events, expected_sequence=order.sequence)
         except ConcurrencyError:
             return False
-        log_order(logger, logging.INFO, order.order_id, event.event_id, None, event.type)
+        log_order(logger, logging.INFO, order.order_id, events[0].event_id, None, events[0].type)
         return True
 
-
-def _launched(
-    pools: Mapping[PoolId, Pool], orders: Sequence[RestingOrder]
-) -> list[tuple[RestingOrder, int]]:
-    """The sniper orders (in the order given) for which a venue has a pool of their pair holding
-    at least their minLiquidity of tokenIn, each with what the best route gives it now."""
-    ready = []
-    for order in orders:
-        held = [
-            pool.reserve_a if order.token_in == pool.token_a else pool.reserve_b
-            for venue in VENUES
-            if (pool := find_pool(pools, venue, order.token_in, order.token_out)) is not None
-        ]
-        least = 0 if order.min_liquidity is None else to_units(order.min_liquidity, order.token_in)
-        if held and max(held) >= least:
-            out = full_size_out(pools, order.token_in, order.token_out, order.amount_in)
-            ready.append((order, out or 0))
-    return ready
+    def _events_after(
+        self, order: RestingOrder, payloads: Sequence[Payload]
+    ) -> list[Event[Payload]]:
+        """The events of `payloads`, numbered and chained after the order's OrderOpened."""
+        events: list[Event[Payload]] = []
+        cause = order.opened_event_id
+        for offset, payload in enumerate(payloads, start=1):
+            event = new_event(
+                payload,
+                order_id=order.order_id,
+                sequence=order.sequence + offset,
+                correlation_id=order.correlation_id,
+                causation_id=cause,
+            )
+            events.append(event)
+            cause = event.event_id
+        return events

@@ -214,10 +214,11 @@ def new_event(
     occurred_at: datetime | None = None,
 ) -> Event[P]:
     """A fresh event for `order_id` at `sequence`, with a new event id and the current time."""
-    model: type[Event[P]] = Event[type(payload)]  # type: ignore[misc,assignment]
+    name = type(payload).__name__
+    model: type[Event[P]] = EVENT_MODELS[name]
     return model(
         event_id=uuid.uuid4(),
-        type=type(payload).__name__,
+        type=name,
         order_id=order_id,
         sequence=sequence,
         occurred_at=occurred_at or datetime.now(UTC),

@@ -255,3 +255,31 @@ async def test_a_bad_launch_is_refused_by_field(
     with pytest.raises(CommandRejectedError) as refused:
         await intake.launch(body)
     assert field in [d["field"] for d in refused.value.details]
+
+
+async def test_with_an_execution_limit_a_launched_order_takes_its_token_first(
+    redis: aioredis.Redis,
+    keys: Keys,
+    make_settings: MakeSettings,
+    intake: OrderIntake,
+    symbol: str,
+) -> None:
+    limited = execution_processor(
+        redis, quiet_market(make_settings, max_orders_per_minute=100), name="limited"
+    )
+    await limited.prepare()
+    order_id = await _place(intake, _sniper(symbol))
+    await drain_all(limited)
+    await intake.launch(_launch(symbol))
+    await drain_all(limited)
+    types = [e.type for e in await history_of(redis, keys, order_id)]
+    assert types[-6:] == [
+        "OrderTriggered",
+        "RoutingStarted",
+        "RouteSelected",
+        "TransactionBuilt",
+        "TransactionSubmitted",
+        "OrderConfirmed",
+    ]
+    bucket = await redis.hgetall(keys.execution_bucket)
+    assert int(bucket[b"granted"]) == 1
