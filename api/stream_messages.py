@@ -108,13 +108,15 @@ SENTENCES = {
     "OrderCancelled": "Order cancelled: {p.reason}",
     "OrderExpired": "Order expired: {p.reason}",
     "PoolLaunched": "Pool launched on {p.venue}: {p.token_a}/{p.token_b}",
+    "MarketMoved": "The market moved (arbitrage and drift): {n} pools",
 }
 
 
 def describe(event: Event[Payload]) -> str:
     """A sentence for people: what this event did to the order."""
     template = SENTENCES.get(event.type)
-    return template.format(p=event.payload) if template else event.type
+    count = len(getattr(event.payload, "pools", ()))
+    return template.format(p=event.payload, n=count) if template else event.type
 
 
 _MESSAGE_TYPES = {"AttemptFailed": "retry", **dict.fromkeys(VENUE_EVENT_TYPES, "venue_update")}

@@ -17,6 +17,7 @@ import redis
 from bench.snapshot import snapshot
 from eventlog.keys import Keys
 from projections.orders_projection import OrdersProjection
+from schema.events import VENUE_EVENT_TYPES
 from schema.statuses import STATUS_AFTER_EVENT, TERMINAL_STATUSES
 
 TERMINAL_EVENTS = frozenset(t for t, s in STATUS_AFTER_EVENT.items() if s in TERMINAL_STATUSES)
@@ -24,7 +25,8 @@ PAGE = 5_000
 
 
 def log_timelines(redis_url: str, keys: Keys) -> dict[str, list[str]]:
-    """Each order's event types in log order, read page by page with XRANGE."""
+    """Each order's event types in log order, read page by page with XRANGE (venue events, which
+    are no order's, left out)."""
     timelines: dict[str, list[str]] = defaultdict(list)
     client = redis.Redis.from_url(redis_url)
     try:
@@ -32,7 +34,9 @@ def log_timelines(redis_url: str, keys: Keys) -> dict[str, list[str]]:
         while True:
             page: Any = client.xrange(keys.events, min=after, max="+", count=PAGE)
             for _, fields in page:
-                timelines[fields[b"order_id"].decode()].append(fields[b"type"].decode())
+                kind = fields[b"type"].decode()
+                if kind not in VENUE_EVENT_TYPES:
+                    timelines[fields[b"order_id"].decode()].append(kind)
             if len(page) < PAGE:
                 return timelines
             after = "(" + page[-1][0].decode()

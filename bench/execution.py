@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, peak_rss_kib
-from bench.scope import child_env
+from bench.scope import child_env, execution_run
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
@@ -40,18 +40,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
     """Start `processors` processor processes, append `orders` OrderPlaced events, and time them
     until every order has its terminal event and the group has consumed the whole log. Returns the
     figures (seconds, orders per second, end-to-end latency percentiles, peak memory)."""
-    run = settings.model_copy(
-        update={
-            "key_prefix": f"{settings.key_prefix}-bench-{uuid.uuid4().hex[:8]}",
-            "venue_quote_latency_ms": 0,
-            "venue_swap_latency_min_ms": 0,
-            "venue_swap_latency_max_ms": 0,
-            "venue_failure_rate": 0.0,
-            "max_orders_per_minute": 0,
-            "max_concurrent_orders": max(settings.max_concurrent_orders, 200),
-            "log_level": "WARNING",
-        }
-    )
+    run = execution_run(settings)
     keys = Keys(run.key_prefix)
     redis = redis_client(run)
     names = [f"bench-{n}" for n in range(processors)]

@@ -22,6 +22,7 @@ from bench.execution import (
 )
 from bench.percentile import percentile
 from bench.process_readings import peak_rss_kib, rss_kib
+from bench.scope import execution_run
 from commands.pool_launch import decide_launch_pool, parse_launch_pool
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
@@ -45,19 +46,8 @@ SPAN = 0.60
 async def bench_resting(
     settings: Settings, resting: int, rounds: int, snipers: int
 ) -> dict[str, float]:
-    run = settings.model_copy(
-        update={
-            "key_prefix": f"{settings.key_prefix}-bench-{uuid.uuid4().hex[:8]}",
-            "venue_quote_latency_ms": 0,
-            "venue_swap_latency_min_ms": 0,
-            "venue_swap_latency_max_ms": 0,
-            "venue_failure_rate": 0.0,
-            "venue_drift_bps": 0,
-            "max_orders_per_minute": 0,
-            "max_concurrent_orders": max(settings.max_concurrent_orders, 200),
-            "max_resting_per_client": 0,
-            "log_level": "WARNING",
-        }
+    run = execution_run(
+        settings, venue_drift_bps=0, venue_arbitrage_share=0.0, max_resting_per_client=0
     )
     keys = Keys(run.key_prefix)
     redis = redis_client(run)
@@ -76,7 +66,7 @@ async def bench_resting(
         opened = time.perf_counter() - began
         rss_resting = rss_kib(process.pid) / 1024
         redis_resting = await _used_memory(redis)
-        latencies = await _rounds(redis, keys, market, book, resting, rounds)
+        latencies, triggered, confirmed = await _rounds(redis, keys, market, book, resting, rounds)
         still_resting = await book.size()
         launch_to_submitted = await _launch(redis, keys, snipers)
         peak = peak_rss_kib(process.pid) / 1024
@@ -85,7 +75,9 @@ async def bench_resting(
     return {
         "resting_orders": float(resting),
         "opened_per_second": round(resting / opened, 1),
-        "triggered": float(len(latencies)),
+        "triggers": float(len(latencies)),
+        "orders_triggered": float(triggered),
+        "orders_confirmed": float(confirmed),
         "still_resting": float(still_resting),
         "trigger_latency_p50_ms": round(percentile(latencies, 0.50), 1),
         "trigger_latency_p99_ms": round(percentile(latencies, 0.99), 1),
@@ -103,10 +95,14 @@ async def bench_resting(
 
 async def _rounds(
     redis: Any, keys: Keys, market: Market, book: RestingBook, resting: int, rounds: int
-) -> list[float]:
-    """Move the market up `rounds` times; each order triggered is timed from the move (Redis
-    time, before the pools change) to its OrderTriggered's entry id (Redis milliseconds)."""
+) -> tuple[list[float], int, int]:
+    """Move the market up `rounds` times; each trigger is timed from the move (Redis time,
+    before the pools change) to its OrderTriggered's entry id (Redis milliseconds). Also returns
+    how many orders were triggered (one the market left behind before its swap rests again, and
+    may be triggered again by a later move) and how many were confirmed."""
     latencies: list[float] = []
+    triggered: set[bytes] = set()
+    confirmed: set[bytes] = set()
     position = (await redis.xinfo_stream(keys.events))["last-generated-id"]
     step = SPAN / (rounds + 1)
     for n in range(1, rounds + 1):
@@ -122,7 +118,10 @@ async def _rounds(
             position = entry_id
             if fields[b"type"] == b"OrderTriggered":
                 latencies.append(int(entry_id.split(b"-")[0]) - moved_at_ms)
-    return latencies
+                triggered.add(fields[b"order_id"])
+            elif fields[b"type"] == b"OrderConfirmed":
+                confirmed.add(fields[b"order_id"])
+    return latencies, len(triggered), len(confirmed)
 
 
 async def _launch(redis: Any, keys: Keys, count: int) -> list[float]:

@@ -32,6 +32,24 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
+def execution_run(settings: Settings, **overrides: object) -> Settings:
+    """An execution benchmark's settings: a key prefix of its own, venues without latency or
+    failures, the execution limits lifted, at least 200 orders in flight, quiet logs."""
+    return settings.model_copy(
+        update={
+            "key_prefix": f"{settings.key_prefix}-bench-{uuid.uuid4().hex[:8]}",
+            "venue_quote_latency_ms": 0,
+            "venue_swap_latency_min_ms": 0,
+            "venue_swap_latency_max_ms": 0,
+            "venue_failure_rate": 0.0,
+            "max_orders_per_minute": 0,
+            "max_concurrent_orders": max(settings.max_concurrent_orders, 200),
+            "log_level": "WARNING",
+            **overrides,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class BenchScope:
     """The settings of a benchmark's own corner of the servers, and the env of its processes."""

@@ -82,6 +82,12 @@ def _resting(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     return figures
 
 
+def _market(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.one_sided import bench_one_sided_suite
+
+    return bench_one_sided_suite(settings, options.orders)
+
+
 def _startup(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.startup import bench_startup
 
@@ -129,6 +135,11 @@ SUITES: dict[str, tuple[Suite, str]] = {
         " p50/p99 from a pool change to each order's routing over 20 market moves, launch to"
         " submitted p50/p99 for 1,000 sniper orders, and processor and Redis memory with the"
         " orders resting",
+    ),
+    "market": (
+        _market,
+        "one-sided flow: --orders orders all selling SOL for USDC through one processor, with the"
+        " venues' arbitrage and without: outcomes by error code and how low SOL/USDC went",
     ),
     "startup": (
         _startup,
@@ -195,7 +206,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     option(
         "--orders",
         defaults.orders,
-        "execution: orders placed; query: orders projected",
+        "execution, market: orders placed; query: orders projected",
         type=int,
         metavar="N",
     )

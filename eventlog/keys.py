@@ -82,6 +82,12 @@ class Keys:
         return f"{self.prefix}:venue-state"
 
     @property
+    def market_moves(self) -> str:
+        """What the market's steps moved (arbitrage, drift), recorded with the move itself: a
+        list of JSON records waiting to be logged as MarketMoved events."""
+        return f"{self.prefix}:market-moves"
+
+    @property
     def venue_prices(self) -> str:
         """A JSON snapshot of every pool's spot price, rewritten by processors as prices drift."""
         return f"{self.prefix}:venue-prices"

@@ -103,6 +103,13 @@ class Settings(BaseModel):
     )
     venue_seed: int = setting(7, "venues", "seed of the simulated market")
     venue_drift_interval_ms: int = setting(1_000, "venues", "time between drift steps", ge=10)
+    venue_arbitrage_share: float = setting(
+        0.3,
+        "venues",
+        "share of a pool's gap to the reference price arbitrage closes each step (0: none)",
+        ge=0,
+        le=1,
+    )
     venue_quote_ttl_ms: int = setting(
         30_000, "venues", "age at which a route is quoted again", ge=1
     )

@@ -23,6 +23,7 @@ from eventlog.reading import read_order
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from processors.errors import ErrorCode
 from processors.landing_order import LandingOrder
+from processors.market_moves import log_market_moves
 from processors.order_lifecycle import OrderExecution
 from processors.order_logs import log_order
 from processors.pool_launches import open_launched_pool
@@ -239,6 +240,7 @@ class ExecutionProcessor:
         them for the dashboard."""
         await self.market.seed()
         await self.market.drift()
+        await log_market_moves(self._redis, self.keys, self._context.appender)
         await publish_venue_prices(self.market, self._redis, self.keys, self.settings)
 
     async def _keep_leases(self) -> None:

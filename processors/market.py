@@ -5,6 +5,7 @@ Seeding is idempotent (existing pools are kept); swaps, voids and drift are atom
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,10 +17,11 @@ from eventlog.batching import TurnBatcher
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from eventlog.token_listings import TokenListings
-from processors.initial_market import POOL_PAIRS, initial_pools
+from processors.initial_market import POOL_PAIRS, USD_PRICES, initial_pools
 from processors.market_scripts import DRIFT_LUA, LAUNCH_LUA, SEED_LUA, SWAP_LUA, VOID_LUA
 from processors.pools import Pool
 from processors.route_fills import PlannedLeg, RouteKind
+from schema.tokens import get_token
 
 logger = logging.getLogger(__name__)
 
@@ -186,19 +188,31 @@ class Market:
         return replies
 
     async def drift(self) -> int:
-        """Apply the drift steps due since the last call (by Redis time); returns how many."""
-        keys = [self._keys.venue_state] + [self.pool_key(v, p) for v, p in self.all_pool_ids()]
-        steps = await self._drift_script(
-            keys=keys,
-            args=[
-                self._settings.venue_seed,
-                repr(self._settings.venue_drift_bps / 10_000),
-                repr(DRIFT_PULL),
-                self._settings.venue_drift_interval_ms,
-                DRIFT_MAX_CATCH_UP_STEPS,
-            ],
-        )
+        """Apply the market's steps due since the last call (by Redis time): the reference
+        prices' walk, arbitrage toward them, drift; returns how many. What moved waits in the
+        market-moves list for `processors.market_moves` to log."""
+        ids = self.all_pool_ids()
+        keys = [self._keys.venue_state, *(self.pool_key(v, p) for v, p in ids)]
+        args: list[Any] = [
+            self._settings.venue_seed,
+            repr(self._settings.venue_drift_bps / 10_000),
+            repr(DRIFT_PULL),
+            self._settings.venue_drift_interval_ms,
+            DRIFT_MAX_CATCH_UP_STEPS,
+            repr(self._settings.venue_arbitrage_share),
+        ]
+        for _, pair in ids:
+            token_a, token_b = pair.split("/")
+            scale = 10.0 ** (get_token(token_b).decimals - get_token(token_a).decimals)
+            args += [token_a, token_b, _log_usd(token_a), _log_usd(token_b), repr(scale)]
+        steps = await self._drift_script(keys=[*keys, self._keys.market_moves], args=args)
         return int(steps)
+
+
+def _log_usd(symbol: str) -> str:
+    """The natural log of a seeded token's USD reference price ('' for a launched token)."""
+    price = USD_PRICES.get(symbol)
+    return "" if price is None else repr(math.log(float(price)))
 
 
 def _pool_id(member: bytes) -> PoolId:

@@ -131,10 +131,19 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return false
 """
 
-# KEYS[1] venue state, KEYS[2..] pools. ARGV[1] seed, ARGV[2] drift per step (fraction),
-# ARGV[3] pull back toward the anchor price per step, ARGV[4] step length (ms), ARGV[5] most steps
-# to catch up. Steps are numbered by Redis time, so many processors calling this apply each once;
-# the move of step s for a pool is a function of (seed, venue, pair, s) alone.
+# The market over time, one step per step length of Redis time. Each token with a reference price
+# (the seeded ones) follows a random walk in USD; arbitrage trades each pool of two such tokens a
+# share of the way back to the ratio of their references (a constant-product trade on its virtual
+# reserves), with a small move of its own on top, so pools stay near the market however one-sided
+# the flow. A pool of a launched token drifts on its own and is pulled back toward its anchor.
+# What moved is recorded, atomically with the move, in the market-moves list (the outbox the
+# processors append to the log as MarketMoved events).
+# KEYS[1] venue state, KEYS[2..n-1] pools, KEYS[n] the market-moves list.
+# ARGV[1] seed, [2] drift per step (fraction), [3] pull toward the anchor per step, [4] step length
+# (ms), [5] most steps to catch up, [6] share of a reference pool's gap arbitrage closes per step,
+# then per pool: token a, token b, their starting log USD prices ('' when none), and the scale
+# 10^(decimals b - decimals a). Steps are numbered by Redis time, so many processors calling this
+# apply each once; every move of step s is a function of (seed, name, s) alone.
 DRIFT_LUA = """
 local MAX_RESERVE = 9007199254740991.0
 local now = redis.call('TIME')
@@ -145,29 +154,71 @@ if last and epoch <= last then return 0 end
 redis.call('HSET', KEYS[1], 'epoch', string.format('%.0f', epoch))
 if not last then return 0 end
 local steps = math.min(epoch - last, tonumber(ARGV[5]))
-local sigma, pull = tonumber(ARGV[2]), tonumber(ARGV[3])
-for k = 2, #KEYS do
+local sigma, pull, arb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6])
+if sigma <= 0 and arb <= 0 then return steps end
+local function unit(name, s)  -- uniform in [-0.5, 0.5) times sqrt(12): unit variance
+  local h = redis.sha1hex(ARGV[1] .. ':' .. name .. ':' .. string.format('%.0f', s))
+  return (tonumber(string.sub(h, 1, 8), 16) / 4294967296 - 0.5) * 3.4641016151377544
+end
+local pools, refs = {}, {}
+for k = 2, #KEYS - 1 do
+  local base = 7 + (k - 2) * 5
   local p = redis.call('HMGET', KEYS[k], 'venue', 'pair', 'ra', 'rb', 'oa', 'ob', 'vol', 'anchor')
   if p[1] then
-    local ra, rb, oa, ob = tonumber(p[3]), tonumber(p[4]), tonumber(p[5]), tonumber(p[6])
-    local vol, anchor = tonumber(p[7]), tonumber(p[8])
-    for s = epoch - steps + 1, epoch do
-      vol = vol * 0.5
-      if sigma > 0 then
-        local step = string.format('%.0f', s)
-        local h = redis.sha1hex(ARGV[1] .. ':' .. p[1] .. ':' .. p[2] .. ':' .. step)
-        local u = tonumber(string.sub(h, 1, 8), 16) / 4294967296
-        local va, vb = ra + oa, rb + ob
-        local shock = sigma * (u - 0.5) * 3.4641016151377544  -- uniform, unit variance
-        local log_move = shock - pull * math.log((vb / va) / anchor)
-        local root = math.sqrt(math.exp(log_move))
-        local na, nb = math.floor(va / root - oa), math.floor(vb * root - ob)
-        if na >= 1 and nb >= 1 and na <= MAX_RESERVE and nb <= MAX_RESERVE then ra, rb = na, nb end
+    local pool = {key = KEYS[k], venue = p[1], pair = p[2], ra = tonumber(p[3]),
+                  rb = tonumber(p[4]), oa = tonumber(p[5]), ob = tonumber(p[6]),
+                  vol = tonumber(p[7]), anchor = tonumber(p[8]), a = ARGV[base],
+                  b = ARGV[base + 1], scale = tonumber(ARGV[base + 4])}
+    pool.ra0, pool.rb0 = pool.ra, pool.rb
+    for i, token in ipairs({pool.a, pool.b}) do
+      local start = ARGV[base + 1 + i]
+      if start ~= '' and refs[token] == nil then
+        refs[token] = tonumber(redis.call('HGET', KEYS[1], 'ref:' .. token) or start)
       end
     end
-    redis.call('HSET', KEYS[k], 'ra', string.format('%.0f', ra), 'rb', string.format('%.0f', rb),
-               'vol', string.format('%.17g', vol))
+    pool.tracked = refs[pool.a] ~= nil and refs[pool.b] ~= nil
+    pools[#pools + 1] = pool
   end
+end
+for s = epoch - steps + 1, epoch do
+  if sigma > 0 then
+    for token, value in pairs(refs) do refs[token] = value + sigma * unit('ref:' .. token, s) end
+  end
+  for _, pool in ipairs(pools) do
+    pool.vol = pool.vol * 0.5
+    local va, vb = pool.ra + pool.oa, pool.rb + pool.ob
+    local log_move
+    if pool.tracked then
+      local target = math.exp(refs[pool.a] - refs[pool.b]) * pool.scale
+      log_move = 0.25 * sigma * unit(pool.venue .. ':' .. pool.pair, s)
+                 - arb * math.log((vb / va) / target)
+    else
+      log_move = sigma * unit(pool.venue .. ':' .. pool.pair, s)
+                 - pull * math.log((vb / va) / pool.anchor)
+    end
+    local root = math.sqrt(math.exp(log_move))
+    local na, nb = math.floor(va / root - pool.oa), math.floor(vb * root - pool.ob)
+    if na >= 1 and nb >= 1 and na <= MAX_RESERVE and nb <= MAX_RESERVE then
+      pool.ra, pool.rb = na, nb
+    end
+  end
+end
+local moved = {}
+for _, pool in ipairs(pools) do
+  redis.call('HSET', pool.key, 'ra', string.format('%.0f', pool.ra),
+             'rb', string.format('%.0f', pool.rb), 'vol', string.format('%.17g', pool.vol))
+  if pool.ra ~= pool.ra0 or pool.rb ~= pool.rb0 then
+    moved[#moved + 1] = {pool.venue, pool.pair, string.format('%.0f', pool.ra0 + pool.oa),
+                         string.format('%.0f', pool.rb0 + pool.ob),
+                         string.format('%.0f', pool.ra + pool.oa),
+                         string.format('%.0f', pool.rb + pool.ob)}
+  end
+end
+for token, value in pairs(refs) do
+  redis.call('HSET', KEYS[1], 'ref:' .. token, string.format('%.17g', value))
+end
+if #moved > 0 then
+  redis.call('RPUSH', KEYS[#KEYS], cjson.encode({epoch = epoch, steps = steps, pools = moved}))
 end
 return steps
 """

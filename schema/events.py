@@ -150,6 +150,31 @@ class PoolLaunched(Payload):
     mint_b: str
 
 
+class PoolMove(BaseModel):
+    """One pool's spot price (tokenB per tokenA, whole tokens) before and after a market step."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: str
+    pair: str
+    price_before: Decimal
+    price_after: Decimal
+
+
+class MarketMoved(Payload):
+    """The market's steps up to `epoch` (reference prices' walk, arbitrage, drift) moved these
+    pools. A venue event: its envelope's `order_id` is `market_step_id(epoch)`, sequence 1."""
+
+    epoch: int
+    steps: int
+    pools: tuple[PoolMove, ...]
+
+
+def market_step_id(epoch: int) -> uuid.UUID:
+    """The id the market's step `epoch` has in the log: one MarketMoved per step."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"oee:market-step:{epoch}")
+
+
 def pool_id(venue: str, token_x: str, token_y: str) -> uuid.UUID:
     """The id a venue's pool of these two tokens (in either order) has in the log."""
     first, second = sorted((token_x, token_y))
@@ -157,7 +182,7 @@ def pool_id(venue: str, token_x: str, token_y: str) -> uuid.UUID:
 
 
 # Event types that are not an order's: no read model, no order stream carries them to a client.
-VENUE_EVENT_TYPES = frozenset({"PoolLaunched"})
+VENUE_EVENT_TYPES = frozenset({"PoolLaunched", "MarketMoved"})
 
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
@@ -176,6 +201,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         OrderCancelled,
         OrderExpired,
         PoolLaunched,
+        MarketMoved,
     )
 }
 

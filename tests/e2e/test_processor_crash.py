@@ -63,6 +63,7 @@ async def test_sigkill_mid_swap_loses_nothing_and_fills_nothing_twice(
         venue_swap_latency_max_ms=400,
         venue_failure_rate=0.05,
         venue_drift_bps=0,
+        venue_arbitrage_share=0,
         max_concurrent_orders=60,
         max_orders_per_minute=0,
         consumer_claim_idle_ms=1000,

@@ -36,6 +36,7 @@ async def test_every_resting_order_triggers_exactly_once_across_sigkills(
         venue_swap_latency_max_ms=300,
         venue_failure_rate=0,
         venue_drift_bps=0,
+        venue_arbitrage_share=0,
         max_concurrent_orders=100,
         max_orders_per_minute=0,
         consumer_claim_idle_ms=1000,

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import redis
 
+from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
 from bench.query import bench_query
 from bench.resting import bench_resting_suite
@@ -33,6 +34,7 @@ EVERY_SUITE = (
     "projection",
     "websocket",
     "resting",
+    "market",
     "startup",
 )
 
@@ -83,11 +85,20 @@ def test_the_resting_benchmark_triggers_each_order_the_market_passes_once(
 ) -> None:
     figures = _run_leaving_nothing(settings, lambda: bench_resting_suite(settings, 300, 4, 50))
     assert figures["resting_orders"] == 300
-    assert figures["triggered"] > 100  # four moves pass most of the book
-    assert figures["triggered"] + figures["still_resting"] == 300  # none lost, none twice
+    assert figures["orders_triggered"] > 100  # four moves pass most of the book
+    assert figures["orders_confirmed"] + figures["still_resting"] == 300  # none lost, none twice
+    assert figures["triggers"] >= figures["orders_triggered"]
     assert figures["trigger_latency_p99_ms"] >= figures["trigger_latency_p50_ms"] >= 0
     assert figures["sniper_orders"] == 50  # every one submitted, else the suite raises
     assert figures["launch_to_submitted_p99_ms"] >= figures["launch_to_submitted_p50_ms"] >= 0
+
+
+def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_one_sided_suite(settings, 200))
+    for run in ("with_arbitrage", "without_arbitrage"):
+        assert sum(figures[run]["outcomes"].values()) == 200
+        assert 0 < figures[run]["raydium_sol_price_low_vs_start"] <= 1
+    assert figures["without_arbitrage"]["arbitrage_share"] == 0
 
 
 def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) -> None:

@@ -184,7 +184,10 @@ async def test_a_pool_that_moved_beyond_tolerance_before_the_swap_landed_fails_w
     redis: aioredis.Redis, keys: Keys, running: Any
 ) -> None:
     processor = await running(
-        venue_swap_latency_min_ms=1600, venue_swap_latency_max_ms=1600, venue_drift_bps=0
+        venue_swap_latency_min_ms=1600,
+        venue_swap_latency_max_ms=1600,
+        venue_drift_bps=0,
+        venue_arbitrage_share=0,
     )
     await processor.market.remove(METEORA, "SOL/USDC")
     order_id = await _place(

@@ -40,7 +40,12 @@ from tests.support.settings import MakeSettings
 
 def _settings(make_settings: MakeSettings, **overrides: Any) -> Settings:
     settings: Settings = make_settings(
-        **{"max_orders_per_minute": 0, "venue_drift_bps": 0, **overrides}
+        **{
+            "max_orders_per_minute": 0,
+            "venue_drift_bps": 0,
+            "venue_arbitrage_share": 0,
+            **overrides,
+        }
     )
     return settings
 

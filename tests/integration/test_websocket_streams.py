@@ -24,6 +24,8 @@ from eventlog.settings import Settings
 from oee.parts import drain_projections
 from schema.events import (
     PAYLOAD_TYPES,
+    VENUE_EVENT_TYPES,
+    MarketMoved,
     OrderCancelled,
     OrderExpired,
     OrderFailed,
@@ -31,7 +33,9 @@ from schema.events import (
     OrderTriggered,
     Payload,
     PoolLaunched,
+    PoolMove,
     RoutingStarted,
+    market_step_id,
     new_event,
     pool_id,
 )
@@ -123,8 +127,25 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
         order_id=pool_id("raydium", "SOL", "NEWCOIN"),
         sequence=1,
     )
+    moved = new_event(
+        MarketMoved(
+            epoch=1,
+            steps=1,
+            pools=(
+                PoolMove(
+                    venue="raydium",
+                    pair="SOL/USDC",
+                    price_before=Decimal(150),
+                    price_after=Decimal("150.2"),
+                ),
+            ),
+        ),
+        order_id=market_step_id(1),
+        sequence=1,
+    )
     await appender.append([launch], expected_sequence=0)
-    count = sum(len(payloads) + 1 for payloads in steps) + 1
+    await appender.append([moved], expected_sequence=0)
+    count = sum(len(payloads) + 1 for payloads in steps) + 2
 
     async with client(f"{server.ws_url}/api/orders/stream/all?after=0") as ws:
         events = await receive_events(ws, count)
@@ -134,7 +155,7 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
         data = message["data"]
         assert isinstance(data["message"], str), message
         assert data["message"].strip(), message
-        if message["event"] == "PoolLaunched":
+        if message["event"] in VENUE_EVENT_TYPES:
             assert (message["type"], message["status"]) == ("venue_update", None)
         elif message["sequence"] > 1:
             payload = sent[message["orderId"], message["sequence"]].model_dump(mode="json")
@@ -153,6 +174,7 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
     assert said["OrderExpired"].startswith("Order expired")
     assert said["OrderOpened"].startswith("Order open, waiting for its price")
     assert said["PoolLaunched"] == "Pool launched on raydium: SOL/NEWCOIN"
+    assert said["MarketMoved"] == "The market moved (arbitrage and drift): 1 pools"
 
 
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

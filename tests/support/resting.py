@@ -20,7 +20,12 @@ from tests.support.settings import MakeSettings
 def quiet_market(make_settings: MakeSettings, **overrides: Any) -> Settings:
     """Settings whose prices move only when a test moves them, with no limit on executions."""
     settings: Settings = make_settings(
-        **{"max_orders_per_minute": 0, "venue_drift_bps": 0, **overrides}
+        **{
+            "max_orders_per_minute": 0,
+            "venue_drift_bps": 0,
+            "venue_arbitrage_share": 0,
+            **overrides,
+        }
     )
     return settings
 
