@@ -10,6 +10,7 @@ COPY eventlog eventlog
 COPY commands commands
 COPY processors processors
 COPY projections projections
+COPY archive archive
 COPY api api
 COPY oee oee
 COPY bench bench

@@ -111,6 +111,12 @@ async def api_metrics(request: Request) -> Response:
         },
         "timestamp": format_time(datetime.now(UTC)),
     }
+    if own is None:
+        body["log"] = {
+            "length": readings.log_length,
+            "oldestPosition": readings.oldest_position,
+            "archivedThrough": readings.archived_through,
+        }
     return JSONResponse(body)
 
 
@@ -139,6 +145,13 @@ class ReadingsCollector(Collector):
             yield family
         yield self._latency()
         yield GaugeMetricFamily("oee_log_entries", "Entries in the event log.", value=r.log_length)
+        for name, position, doc in (
+            ("oee_log_oldest_position_ms", r.oldest_position, "The stream's oldest entry"),
+            ("oee_archive_newest_position_ms", r.archived_through, "The archive's newest event"),
+        ):
+            if position is not None:
+                ms = float(position.split("-")[0])
+                yield GaugeMetricFamily(name, f"{doc}: its position's milliseconds.", value=ms)
         yield GaugeMetricFamily(
             "oee_dead_letters", "Entries in the dead-letter stream.", value=r.dead_letters
         )

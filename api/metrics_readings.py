@@ -31,6 +31,11 @@ FROM (
     FROM orders WHERE confirmed_at >= now() - make_interval(secs => %s) {client}
 ) AS recent
 """
+# The newest position the archive holds (each partition's primary key, merged: no scan).
+_ARCHIVED_THROUGH = (
+    "SELECT position_ms, position_seq FROM event_archive"
+    " ORDER BY position_ms DESC, position_seq DESC LIMIT 1"
+)
 # One client's orders by status (API keys on: a client's metrics count its own orders only).
 _CLIENT_STATUSES = """
 SELECT status, count(*),
@@ -56,6 +61,8 @@ class MetricsReadings:
     confirmed_last_minute: int = 0
     groups: dict[str, GroupFigures] = field(default_factory=dict)
     log_length: int = 0
+    oldest_position: str | None = None
+    archived_through: str | None = None
     dead_letters: int = 0
 
     def counter(self, name: str, label: str = "") -> int:
@@ -76,12 +83,17 @@ async def read_metrics(res: Resources, client_id: str | None = None) -> MetricsR
         readings.counters = {(name, label): value for name, label, value in await cursor.fetchall()}
         cursor = await conn.execute(_LATENCY.format(client=""), (LATENCY_WINDOW_SECONDS,))
         row = await cursor.fetchone()
+        cursor = await conn.execute(_ARCHIVED_THROUGH)
+        newest = await cursor.fetchone()
     _set_latency(readings, row)
+    readings.archived_through = None if newest is None else f"{newest[0]}-{newest[1]}"
     stream, dead_letters = res.keys.events, res.keys.dead_letters
     async with res.redis.pipeline(transaction=False) as pipe:
         pipe.xlen(stream)
         pipe.xlen(dead_letters)
-        readings.log_length, readings.dead_letters = await pipe.execute()
+        pipe.xrange(stream, count=1)
+        readings.log_length, readings.dead_letters, first = await pipe.execute()
+    readings.oldest_position = first[0][0].decode() if first else None
     readings.groups = {
         group.name: GroupFigures(
             group.name, group.pending, group.lag or 0, len(group.live_consumers)

@@ -50,9 +50,9 @@ def nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def success(properties: dict[str, Schema]) -> Schema:
+def success(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
     """A successful answer: `success: true` beside the properties."""
-    return closed({"success": {"const": True}, **properties})
+    return closed({"success": {"const": True}, **properties}, optional=optional)
 
 
 ERROR = closed(
@@ -248,8 +248,19 @@ METRICS = success(
                 {**_GROUP_FIGURES, "consumers": {**COUNT, "description": "live consumers"}}
             ),
         },
+        "log": closed(
+            {
+                "length": {**COUNT, "description": "entries in the Redis stream"},
+                "oldestPosition": nullable(POSITION),
+                "archivedThrough": {
+                    **nullable(POSITION),
+                    "description": "the newest position the PostgreSQL archive holds",
+                },
+            }
+        ),
         "timestamp": TIME,
-    }
+    },
+    optional=("log",),  # an operator's (or everyone's with keys off), not a client's
 )
 
 

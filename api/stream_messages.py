@@ -108,7 +108,7 @@ SENTENCES = {
     "OrderCancelled": "Order cancelled: {p.reason}",
     "OrderExpired": "Order expired: {p.reason}",
     "PoolLaunched": "Pool launched on {p.venue}: {p.token_a}/{p.token_b}",
-    "MarketMoved": "The market moved (arbitrage and drift): {n} pools",
+    "MarketMoved": "The market moved (arbitrage and drift): {n} pool(s)",
 }
 
 

@@ -82,6 +82,12 @@ def _resting(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     return figures
 
 
+def _archive(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.archive import bench_archive_suite
+
+    return bench_archive_suite(settings, options.events)
+
+
 def _market(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.one_sided import bench_one_sided_suite
 
@@ -135,6 +141,11 @@ SUITES: dict[str, tuple[Suite, str]] = {
         " p50/p99 from a pool change to each order's routing over 20 market moves, launch to"
         " submitted p50/p99 for 1,000 sniper orders, and processor and Redis memory with the"
         " orders resting",
+    ),
+    "archive": (
+        _archive,
+        "events/s copied from the log into the PostgreSQL archive by one archiver over a seeded"
+        " log of about --events events, and bytes per event in Redis and in the archive",
     ),
     "market": (
         _market,
@@ -200,7 +211,9 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
             default, kwargs["type"], kwargs["metavar"] = ",".join(map(str, default)), _counts, "1,2"
         parser.add_argument(flag, default=default, help=f"{text} (default: %(default)s)", **kwargs)
 
-    option("--events", defaults.events, "projection: events in the log", type=int, metavar="N")
+    option(
+        "--events", defaults.events, "projection, archive: events in the log", type=int, metavar="N"
+    )
     option("--projectors", defaults.projectors, "projection: counts of projector processes")
     option("--batch-size", defaults.batch_size, "projection: events a batch", type=int, metavar="N")
     option(

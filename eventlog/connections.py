@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import redis.asyncio as aioredis
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from eventlog.settings import Settings
@@ -38,3 +41,24 @@ def postgres_pool(
         open=False,
         kwargs={"autocommit": False},
     )
+
+
+class OwnConnection:
+    """One PostgreSQL connection a consumer keeps for its batches: opened by `connect` (from the
+    composition root) when first wanted, and again after it was lost."""
+
+    def __init__(self, connect: Callable[[], Awaitable[AsyncConnection]]) -> None:
+        self._connect = connect
+        self._conn: AsyncConnection | None = None
+
+    async def get(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                await self._conn.close()
+            self._conn = await self._connect()
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None

@@ -129,6 +129,9 @@ class Settings(BaseModel):
     projection_batch_size: int = setting(
         2_000, "projection", "events a projector commits in one transaction", ge=1, le=50_000
     )
+    archive_batch_size: int = setting(
+        5_000, "projection", "events the archiver copies to PostgreSQL in one transaction", ge=1
+    )
     health_ttl_seconds: int = setting(
         15, "consumers", "a consumer's heartbeat lives this long unless refreshed", ge=1
     )

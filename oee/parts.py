@@ -29,6 +29,7 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from oee.wiring import (
+    archive_config,
     consumer_name,
     execution_processor,
     processor_redis,
@@ -99,27 +100,36 @@ async def projector_consumers(
     name: str,
     projections: Sequence[str] | None = None,
     batch_size: int | None = None,
+    archive: bool = False,
 ) -> AsyncIterator[list[Consumer]]:
-    """A consumer per projection, named `name` in each group; their connections close on exit."""
+    """A consumer per projection, named `name` in each group, and with `archive` the archiver's;
+    their connections close on exit."""
+    from archive.archiver import EventArchiver
     from projections.projector import Projector
     from projections.registry import select_projections
 
     keys = Keys(settings.key_prefix)
     connect = projection_connector(settings)
     projectors = [Projector(p, connect) for p in select_projections(projections)]
+    archivers = [EventArchiver(connect)] if archive else []
     try:
         yield [
-            Consumer(
-                redis,
-                keys,
-                projector_config(settings, p.projection, name, batch_size=batch_size),
-                p.handle,
-            )
-            for p in projectors
+            *(
+                Consumer(
+                    redis,
+                    keys,
+                    projector_config(settings, p.projection, name, batch_size=batch_size),
+                    p.handle,
+                )
+                for p in projectors
+            ),
+            *(Consumer(redis, keys, archive_config(settings, name), a.handle) for a in archivers),
         ]
     finally:
         for projector in projectors:
             await projector.close()
+        for archiver in archivers:
+            await archiver.close()
 
 
 async def run_projectors(
@@ -130,14 +140,20 @@ async def run_projectors(
     projections: Sequence[str] | None = None,
     batch_size: int | None = None,
 ) -> None:
-    """Project until `stop` is set. `name` is this process's consumer name in every group
-    (default host-pid); `projections` selects projections by name (default all); `batch_size`
-    defaults to the settings' `projection_batch_size`."""
+    """Project (and, unless `projections` picks some, archive) until `stop` is set. `name` is
+    this process's consumer name in every group (default host-pid); `projections` selects
+    projections by name (default all); `batch_size` defaults to the settings'
+    `projection_batch_size`."""
     own_name = consumer_name(name)
     redis = redis_client(settings)
     try:
         async with projector_consumers(
-            settings, redis, name=own_name, projections=projections, batch_size=batch_size
+            settings,
+            redis,
+            name=own_name,
+            projections=projections,
+            batch_size=batch_size,
+            archive=projections is None,
         ) as consumers:
             logger.info(
                 "projecting %s as consumer %s",
@@ -163,6 +179,18 @@ async def drain_projections(
     try:
         async with projector_consumers(
             settings, redis, name=name, projections=projections, batch_size=batch_size
+        ) as consumers:
+            return sum([await consumer.drain() for consumer in consumers])
+    finally:
+        await redis.aclose()
+
+
+async def drain_archive(settings: Settings, *, name: str = "drain") -> int:
+    """Archive everything in the log now, then return how many entries were handled."""
+    redis = redis_client(settings)
+    try:
+        async with projector_consumers(
+            settings, redis, name=name, projections=(), archive=True
         ) as consumers:
             return sum([await consumer.drain() for consumer in consumers])
     finally:

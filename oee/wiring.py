@@ -174,6 +174,20 @@ def projector_config(
     )
 
 
+def archive_config(settings: Settings, name: str) -> ConsumerConfig:
+    """The archiver's consumer: group `archive`, in batches of `archive_batch_size`, retrying a
+    batch in place while PostgreSQL is away."""
+    from archive.archiver import ARCHIVE_GROUP
+
+    return consumer_config(
+        settings,
+        group=ARCHIVE_GROUP,
+        name=name,
+        batch_size=settings.archive_batch_size,
+        infrastructure_errors=STORES_UNAVAILABLE,
+    )
+
+
 def projection_connector(settings: Settings) -> Callable[[], Awaitable[AsyncConnection]]:
     """How a projector opens its PostgreSQL connection (autocommit: each batch is one explicit
     transaction)."""

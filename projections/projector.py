@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from psycopg import AsyncConnection
 
 from eventlog.codec import Recorded
+from eventlog.connections import OwnConnection
 from projections.appliable import split_appliable
 from projections.projection import Projection, apply_batch
 
@@ -25,15 +26,14 @@ class Projector:
         self, projection: Projection, connect: Callable[[], Awaitable[AsyncConnection]]
     ) -> None:
         self.projection = projection
-        self._connect = connect
-        self._conn: AsyncConnection | None = None
+        self._conn = OwnConnection(connect)
         self.applied = 0
 
     async def handle(self, batch: Sequence[Recorded]) -> None:
         batch, _ = split_appliable(batch)  # each skipped one is logged
         if not batch:
             return
-        conn = await self._connection()
+        conn = await self._conn.get()
         applied = await apply_batch(conn, self.projection, batch)
         self.applied += applied
         logger.debug(
@@ -44,14 +44,5 @@ class Projector:
             batch[-1].position,
         )
 
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            if self._conn is not None:
-                await self._conn.close()
-            self._conn = await self._connect()
-        return self._conn
-
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        await self._conn.close()

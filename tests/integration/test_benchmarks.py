@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import redis
 
+from bench.archive import bench_archive_suite
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
 from bench.query import bench_query
@@ -34,6 +35,7 @@ EVERY_SUITE = (
     "projection",
     "websocket",
     "resting",
+    "archive",
     "market",
     "startup",
 )
@@ -91,6 +93,13 @@ def test_the_resting_benchmark_triggers_each_order_the_market_passes_once(
     assert figures["trigger_latency_p99_ms"] >= figures["trigger_latency_p50_ms"] >= 0
     assert figures["sniper_orders"] == 50  # every one submitted, else the suite raises
     assert figures["launch_to_submitted_p99_ms"] >= figures["launch_to_submitted_p50_ms"] >= 0
+
+
+def test_the_archive_benchmark_archives_every_event_it_writes(settings: Settings) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_archive_suite(settings, 400))
+    assert figures["archived"] == figures["events"] > 300
+    assert figures["archive_bytes_per_event"] > 0
+    assert figures["redis_stream_bytes_per_event"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:

@@ -174,7 +174,7 @@ async def test_every_event_message_says_in_words_what_happened_and_keeps_its_pay
     assert said["OrderExpired"].startswith("Order expired")
     assert said["OrderOpened"].startswith("Order open, waiting for its price")
     assert said["PoolLaunched"] == "Pool launched on raydium: SOL/NEWCOIN"
-    assert said["MarketMoved"] == "The market moved (arbitrage and drift): 1 pools"
+    assert said["MarketMoved"] == "The market moved (arbitrage and drift): 1 pool(s)"
 
 
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

@@ -1,5 +1,5 @@
-"""An execution processor as a process of its own (`oee process`), to kill, and what it wrote,
-read straight from the log."""
+"""Parts of the engine as processes of their own (`oee process`, `oee project`), to kill, and
+what they wrote, read straight from the log."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def processor_process(
-    settings: Settings, name: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+def oee_part(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`oee <args>` as a process of its own with these settings, its output in `log`; killed
+    on the way out if it still runs."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "oee", "process", "--name", name],
+            [sys.executable, "-m", "oee", *args],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -38,6 +38,13 @@ def processor_process(
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
+
+
+def processor_process(
+    settings: Settings, name: str, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """An execution processor, `oee process --name <name>`."""
+    return oee_part(settings, log, "process", "--name", name)
 
 
 async def timelines(redis: aioredis.Redis, keys: Keys) -> dict[bytes, list[tuple[bytes, bytes]]]:

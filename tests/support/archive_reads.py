@@ -1,0 +1,28 @@
+"""The archive and the log as lists of (position, order id, type, data), to compare them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from eventlog.keys import Keys
+from eventlog.settings import Settings
+
+
+def archived(settings: Settings) -> list[tuple[str, str, str, str]]:
+    with psycopg.connect(settings.require_database_url()) as conn:
+        rows = conn.execute(
+            "SELECT position_ms || '-' || position_seq, order_id::text, type, data"
+            " FROM event_archive ORDER BY position_ms, position_seq"
+        ).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def logged_entries(redis: aioredis.Redis, keys: Keys) -> list[tuple[str, str, str, str]]:
+    entries: Any = await redis.xrange(keys.events)
+    return [
+        (p.decode(), f[b"order_id"].decode(), f[b"type"].decode(), f[b"data"].decode())
+        for p, f in entries
+    ]
