@@ -116,6 +116,8 @@ async def api_metrics(request: Request) -> Response:
             "length": readings.log_length,
             "oldestPosition": readings.oldest_position,
             "archivedThrough": readings.archived_through,
+            "trimPoint": None if readings.trim_point is None else readings.trim_point.position,
+            "trimHeldBy": None if readings.trim_point is None else readings.trim_point.held_by,
         }
     return JSONResponse(body)
 
@@ -148,6 +150,11 @@ class ReadingsCollector(Collector):
         for name, position, doc in (
             ("oee_log_oldest_position_ms", r.oldest_position, "The stream's oldest entry"),
             ("oee_archive_newest_position_ms", r.archived_through, "The archive's newest event"),
+            (
+                "oee_log_trim_point_ms",
+                None if r.trim_point is None else r.trim_point.position,
+                "Below it every reader is done with the log (the trim point)",
+            ),
         ):
             if position is not None:
                 ms = float(position.split("-")[0])

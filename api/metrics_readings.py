@@ -11,6 +11,7 @@ from typing import Any
 
 from api.resources import Resources
 from eventlog.consumer_health import group_statuses
+from eventlog.trim_point import TrimPoint, trim_point
 
 LATENCY_WINDOW_SECONDS = 300
 
@@ -63,6 +64,7 @@ class MetricsReadings:
     log_length: int = 0
     oldest_position: str | None = None
     archived_through: str | None = None
+    trim_point: TrimPoint | None = None
     dead_letters: int = 0
 
     def counter(self, name: str, label: str = "") -> int:
@@ -94,6 +96,7 @@ async def read_metrics(res: Resources, client_id: str | None = None) -> MetricsR
         pipe.xrange(stream, count=1)
         readings.log_length, readings.dead_letters, first = await pipe.execute()
     readings.oldest_position = first[0][0].decode() if first else None
+    readings.trim_point = await trim_point(res.redis, res.keys, res.settings.log_retention_seconds)
     readings.groups = {
         group.name: GroupFigures(
             group.name, group.pending, group.lag or 0, len(group.live_consumers)

@@ -256,6 +256,15 @@ METRICS = success(
                     **nullable(POSITION),
                     "description": "the newest position the PostgreSQL archive holds",
                 },
+                "trimPoint": {
+                    **nullable(POSITION),
+                    "description": "entries below it are acked by every group (the archive's"
+                    " included) and older than OEE_LOG_RETENTION_SECONDS",
+                },
+                "trimHeldBy": {
+                    **nullable({"type": "string"}),
+                    "description": "what holds the trim point: a group, retention, no archive",
+                },
             }
         ),
         "timestamp": TIME,

@@ -15,10 +15,11 @@ from psycopg import AsyncConnection
 from archive.partitions import ensure_partitions, month_of
 from eventlog.codec import Recorded, encode, position_key
 from eventlog.connections import OwnConnection
+from eventlog.trim_point import ARCHIVE_GROUP
 
 logger = logging.getLogger(__name__)
 
-ARCHIVE_GROUP = "archive"
+__all__ = ["ARCHIVE_GROUP", "EventArchiver"]
 
 _SCRATCH = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS archive_batch"

@@ -129,6 +129,9 @@ class Settings(BaseModel):
     projection_batch_size: int = setting(
         2_000, "projection", "events a projector commits in one transaction", ge=1, le=50_000
     )
+    log_retention_seconds: int = setting(
+        86_400, "projection", "how long the log keeps an entry in Redis (the trim point)", ge=0
+    )
     archive_batch_size: int = setting(
         5_000, "projection", "events the archiver copies to PostgreSQL in one transaction", ge=1
     )

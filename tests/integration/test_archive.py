@@ -17,6 +17,7 @@ from eventlog.append import EventAppender
 from eventlog.codec import Recorded
 from eventlog.keys import Keys
 from eventlog.settings import Settings
+from eventlog.trim_point import TrimPoint, trim_point
 from oee.parts import drain_archive
 from oee.wiring import projection_connector
 from schema.events import RoutingStarted, new_event
@@ -72,7 +73,13 @@ async def test_metrics_show_the_stream_and_how_far_the_archive_holds_it(
     api: httpx.AsyncClient, redis: aioredis.Redis, keys: Keys, migrated: Settings
 ) -> None:
     empty = (await api.get("/api/metrics")).json()["log"]
-    assert empty == {"length": 0, "oldestPosition": None, "archivedThrough": None}
+    assert empty == {
+        "length": 0,
+        "oldestPosition": None,
+        "archivedThrough": None,
+        "trimPoint": "0-0",
+        "trimHeldBy": "no archive",
+    }
     await append_histories(EventAppender(redis, keys), build_histories(20, seed=4))
     logged = await logged_entries(redis, keys)
     await drain_archive(migrated)
@@ -81,9 +88,31 @@ async def test_metrics_show_the_stream_and_how_far_the_archive_holds_it(
         "length": len(logged),
         "oldestPosition": logged[0][0],
         "archivedThrough": logged[-1][0],
+        "trimPoint": log["trimPoint"],
+        "trimHeldBy": "retention",  # a day's retention keeps everything just written
     }
     text = (await api.get("/metrics")).text
     newest_ms = float(logged[-1][0].split("-")[0])
     values = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert float(values["oee_archive_newest_position_ms"]) == newest_ms
     assert 'oee_consumer_group_lag{group="archive"} 0.0' in text
+
+
+async def test_the_trim_point_is_held_back_by_every_reader_still_needing_the_log(
+    redis: aioredis.Redis, keys: Keys, migrated: Settings
+) -> None:
+    await append_histories(EventAppender(redis, keys), build_histories(20, seed=6))
+    logged = [entry[0] for entry in await logged_entries(redis, keys)]
+    assert await trim_point(redis, keys, 0) == TrimPoint("0-0", "no archive")
+    await drain_archive(migrated)
+    ms, seq = logged[-1].split("-")
+    after_all = f"{ms}-{int(seq) + 1}"
+    assert (await trim_point(redis, keys, 0)).position == after_all  # everyone is done
+    assert (await trim_point(redis, keys, 86_400)).held_by == "retention"
+    # A group that has read five entries and acked none holds the log at its first one.
+    await redis.xgroup_create(keys.events, "slow", id="0")
+    await redis.xreadgroup("slow", "c", {keys.events: ">"}, count=5)
+    assert await trim_point(redis, keys, 0) == TrimPoint(logged[0], "slow")
+    # One that has read nothing holds all of it.
+    await redis.xgroup_create(keys.events, "stopped", id="0")
+    assert await trim_point(redis, keys, 0) == TrimPoint("0-1", "stopped")

@@ -1,0 +1,58 @@
+"""Where the log may be trimmed: the lowest position that some reader still needs. An entry below
+it has been delivered to and acked by every consumer group (the archive's group acks only after
+its batch is committed to PostgreSQL, so the archive holds it), and is older than the retention.
+This module only computes the point; nothing here trims.
+
+A group needs its lowest pending entry, or, with none pending, everything after the last entry
+delivered to it. Without an archive group nothing may be trimmed: the archive must hold the
+history first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from eventlog.codec import PositionKey, position_key
+from eventlog.keys import Keys
+
+ARCHIVE_GROUP = "archive"
+
+
+@dataclass(frozen=True, slots=True)
+class TrimPoint:
+    position: str  # entries below it may go (XTRIM MINID position); "0-0": none may
+    held_by: str  # what holds it there: a group's name, "retention" or "no archive"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _after(position: str) -> PositionKey:
+    ms, seq = position_key(position)
+    return ms, seq + 1
+
+
+async def trim_point(redis: aioredis.Redis, keys: Keys, retention_s: float) -> TrimPoint:
+    try:
+        groups: Any = await redis.xinfo_groups(keys.events)
+    except ResponseError:  # no stream yet
+        return TrimPoint("0-0", "no archive")
+    if not any(_text(g["name"]) == ARCHIVE_GROUP for g in groups):
+        return TrimPoint("0-0", "no archive")
+    seconds, micros = await redis.time()
+    bounds: list[tuple[PositionKey, str]] = [
+        ((int(seconds) * 1000 + int(micros) // 1000 - int(retention_s * 1000), 0), "retention")
+    ]
+    for group in groups:
+        name = _text(group["name"])
+        if int(group["pending"]):
+            summary: Any = await redis.xpending(keys.events, name)
+            bounds.append((position_key(_text(summary["min"])), name))
+        else:
+            bounds.append((_after(_text(group["last-delivered-id"])), name))
+    (ms, seq), held_by = min(bounds)
+    return TrimPoint(f"{max(ms, 0)}-{seq}", held_by)
