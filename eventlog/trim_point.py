@@ -49,10 +49,11 @@ async def trim_point(redis: aioredis.Redis, keys: Keys, retention_s: float) -> T
     ]
     for group in groups:
         name = _text(group["name"])
+        bound = _after(_text(group["last-delivered-id"]))
         if int(group["pending"]):
             summary: Any = await redis.xpending(keys.events, name)
-            bounds.append((position_key(_text(summary["min"])), name))
-        else:
-            bounds.append((_after(_text(group["last-delivered-id"])), name))
+            if summary["min"] is not None:  # (acked meanwhile: then none is pending)
+                bound = min(bound, position_key(_text(summary["min"])))
+        bounds.append((bound, name))
     (ms, seq), held_by = min(bounds)
     return TrimPoint(f"{max(ms, 0)}-{seq}", held_by)
