@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from api import openapi_schemas as schemas
 from api.bodies import MAX_BODY_BYTES
+from api.openapi_metrics import METRICS
 from api.openapi_schemas import Schema
 from api.orders_queries import DEFAULT_PAGE
 from api.responses import JSONResponse
@@ -28,7 +29,7 @@ _SCHEMAS: dict[str, Schema] = {
     "OrderAnswer": schemas.ORDER_ANSWER,
     "OrderPage": schemas.ORDER_PAGE,
     "OrderEvents": schemas.ORDER_EVENTS,
-    "Metrics": schemas.METRICS,
+    "Metrics": METRICS,
     "PriceBoard": schemas.PRICE_BOARD,
     "Health": schemas.HEALTH,
     "StreamTicket": schemas.STREAM_TICKET,

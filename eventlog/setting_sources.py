@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from ipaddress import ip_network
 from typing import Any
 from urllib.parse import quote
 
@@ -52,3 +53,14 @@ def redis_url_from_parts(env: Mapping[str, str]) -> str:
 def environ_value(value: Any) -> str:
     """A setting's value as an environment variable holds it (a secret in the clear)."""
     return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def normalised_networks(value: str) -> str:
+    """A comma-separated list of IP addresses or networks, trimmed; ValueError naming a bad one."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    for entry in entries:
+        try:
+            ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return ",".join(entries)

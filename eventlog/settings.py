@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from eventlog.setting_sources import (
     env_name,
     environ_value,
     environment_and_dotenv,
+    normalised_networks,
     redis_url_from_parts,
 )
 
@@ -248,13 +248,7 @@ class Settings(BaseModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
-        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
-        for entry in entries:
-            try:
-                ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"{entry!r} is not an IP address or network") from None
-        return ",".join(entries)
+        return normalised_networks(value)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -22,32 +22,26 @@ from eventlog.keys import EXECUTION_GROUP
 from eventlog.reading import read_order
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from processors.errors import ErrorCode
+from processors.fill_rescue import rescued_confirmation
 from processors.landing_order import LandingOrder
 from processors.market_moves import log_market_moves
 from processors.order_lifecycle import OrderExecution
 from processors.order_logs import log_order
 from processors.pool_launches import open_launched_pool
-from processors.pools import to_amount
 from processors.price_publisher import publish_venue_prices
 from processors.processor_resources import ExecutionContext
 from processors.resting_book import RestingBook
 from processors.resting_orders import RestingOrders
-from processors.route_fills import plan_from_quote
 from processors.trigger_engine import TriggerEngine
-from processors.venues import fill_from_result
 from schema.events import (
-    Event,
     OrderCancelled,
-    OrderConfirmed,
     OrderFailed,
     OrderPlaced,
     OrderTriggered,
-    Payload,
     PoolLaunched,
     RoutingStarted,
     new_event,
 )
-from schema.order_state import fold
 from schema.statuses import OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -200,7 +194,7 @@ class ExecutionProcessor:
             if not history or history[-1].type in _TERMINAL_EVENT_TYPES:
                 return
             fill = await self.market.void(order_id)
-            payload = _rescued_confirmation(history, fill) or OrderFailed(
+            payload = rescued_confirmation(history, fill) or OrderFailed(
                 attempts=max(
                     (e.payload.attempt for e in history if isinstance(e.payload, RoutingStarted)),
                     default=0,
@@ -277,28 +271,3 @@ async def _set_when(source: asyncio.Event, target: asyncio.Event) -> None:
 _TERMINAL_EVENT_TYPES = frozenset(
     {"OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired"}
 )
-
-
-def _rescued_confirmation(
-    history: list[Event[Payload]], fill: dict[str, Any] | None
-) -> OrderConfirmed | None:
-    """The OrderConfirmed for a fill the venue recorded, if the history can still take one."""
-    if fill is None:
-        return None
-    try:
-        state = fold(history)
-    except ValueError:  # a history that does not fold is what made the entry poison
-        return None
-    if state is None or state.status != OrderStatus.SUBMITTED or state.route is None:
-        return None
-    kind, legs = plan_from_quote(state.route)
-    route = fill_from_result(state.id, kind, legs, fill)
-    return OrderConfirmed(
-        attempt=int(fill["attempt"]),
-        tx_hash=fill["tx_hash"],
-        venue=route.venue,
-        amount_out=to_amount(route.amount_out, state.token_out),
-        executed_price=route.executed_price(),
-        fee=route.fee,
-        price_impact=route.price_impact,
-    )

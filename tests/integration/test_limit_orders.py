@@ -198,7 +198,7 @@ async def test_a_cancel_racing_a_trigger_ends_in_exactly_one_of_them(
 
         async def cancel(index: int, order_id: uuid.UUID, spread: int = round_ + 1) -> None:
             for _ in range(index * spread):  # the cancels spread over trigger and swap
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # deliberate: a yield, to interleave with the trigger
             with contextlib.suppress(TooLateToCancelError):  # it was submitted first
                 await intake.cancel(order_id)
 
