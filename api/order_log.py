@@ -18,7 +18,7 @@ from schema.order_state import OrderState, fold
 async def order_history(res: Resources, order_id: uuid.UUID) -> list[Recorded]:
     """Every event of the order in sequence order; empty for an unknown order (and for the id of
     anything else in the log: a pool's launch is not an order)."""
-    history = await read_order(res.redis, res.keys, order_id)
+    history = await read_order(res.redis, res.keys, order_id, res.archive)
     return history if history and isinstance(history[0].event.payload, OrderPlaced) else []
 
 
@@ -30,7 +30,7 @@ def state_of(history: list[Recorded]) -> OrderState | None:
 async def placed_by(res: Resources, order_id: uuid.UUID) -> str | None:
     """The client that placed the order, from its first event; None for an unknown order (or
     one placed before owners were recorded)."""
-    first = await read_first(res.redis, res.keys, order_id)
+    first = await read_first(res.redis, res.keys, order_id, res.archive)
     placed = first is not None and isinstance(first.event.payload, OrderPlaced)
     state = fold([first.event]) if first is not None and placed else None
     return state.client_id if state is not None else None

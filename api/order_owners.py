@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
+from eventlog.archive_source import ArchiveSource
 from eventlog.codec import Recorded
 from eventlog.keys import Keys
 from eventlog.reading import read_firsts
@@ -42,18 +43,30 @@ class OrderOwners:
         owners = self._owners
         return list({order_id for order_id in order_ids if order_id not in owners})
 
-    async def look_up(self, redis: aioredis.Redis, keys: Keys, order_ids: list[uuid.UUID]) -> None:
+    async def look_up(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        order_ids: list[uuid.UUID],
+        archive: ArchiveSource | None = None,
+    ) -> None:
         """Read the owners of `order_ids` from their first events (one batch of reads)."""
-        for recorded in (await read_firsts(redis, keys, order_ids)).values():
+        for recorded in (await read_firsts(redis, keys, order_ids, archive)).values():
             self.learn(recorded.event)
 
-    async def resolve(self, redis: aioredis.Redis, keys: Keys, page: list[Recorded]) -> None:
+    async def resolve(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        page: list[Recorded],
+        archive: ArchiveSource | None = None,
+    ) -> None:
         """Make the owner of every order in `page` known (as far as the log knows it)."""
         for recorded in page:
             self.learn(recorded.event)
         missing = self.missing(recorded.event.order_id for recorded in page)
         if missing:
-            await self.look_up(redis, keys, missing)
+            await self.look_up(redis, keys, missing, archive)
 
     def _keep(self, order_id: uuid.UUID, owner: str | None) -> None:
         owners = self._owners

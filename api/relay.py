@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -35,6 +35,8 @@ from api.stream_messages import (
     Outgoing,
     event_message,
 )
+from api.subscription import Subscription
+from eventlog.archive_source import ArchiveSource
 from eventlog.cancelling import cancel_until_done
 from eventlog.codec import UndecodableEntryError, decode
 from eventlog.keys import Keys
@@ -51,66 +53,19 @@ class RelayUnavailableError(RuntimeError):
     """The relay is not reading the log (not started, stopped, or failed)."""
 
 
-class Subscription:
-    """One socket's view of the relay: a bounded buffer of messages waiting to be sent."""
-
-    __slots__ = ("_items", "_limit", "_waiter", "client", "on_close", "order_id")
-
-    def __init__(
-        self,
-        order_id: uuid.UUID | None,
-        limit: int,
-        on_close: Callable[[Closing], None],
-        client: str | None = None,
-    ) -> None:
-        self.order_id = order_id
-        self.client = client  # on the global stream: only this client's orders (None: all)
-        self.on_close = on_close
-        self._items: deque[Outgoing] = deque()
-        self._limit = limit
-        self._waiter: asyncio.Future[None] | None = None
-
-    def offer(self, message: Outgoing) -> bool:
-        """Buffer `message`; False (and nothing buffered) when the buffer is full."""
-        if len(self._items) >= self._limit:
-            return False
-        self._items.append(message)
-        self._wake()
-        return True
-
-    async def take(self, within: float | None = None) -> Outgoing | None:
-        """The oldest buffered message, waiting for one if need be; None when nothing came within
-        `within` seconds (a timer is armed only when the buffer is empty: not on the hot path)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if within is None else loop.time() + within
-        while not self._items:
-            timer: asyncio.TimerHandle | None = None
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                timer = loop.call_later(remaining, self._wake)
-            self._waiter = loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-                if timer is not None:
-                    timer.cancel()
-        return self._items.popleft()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-
 class LogRelay:
     """Reads the log from where it stood at start-up and hands every event to its subscribers."""
 
-    def __init__(self, redis: aioredis.Redis, keys: Keys, settings: Settings) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        settings: Settings,
+        archive: ArchiveSource | None = None,
+    ) -> None:
         self._redis = redis
         self._keys = keys
+        self._archive = archive  # owners of orders placed before the log's trim point
         self._buffer_size = settings.ws_buffer_size
         # Let healthy senders drain before a burst could fill their buffers.
         self._yield_every = max(1, settings.ws_buffer_size // 2)
@@ -238,7 +193,11 @@ class LogRelay:
                     continue  # undecodable: skipped when published
         missing = self.owners.missing(order_ids)
         if missing:
-            await self.owners.look_up(self._redis, self._keys, missing)
+            try:
+                await self.owners.look_up(self._redis, self._keys, missing, self._archive)
+            except psycopg.Error as exc:  # PostgreSQL away: what Redis knows, never a halt
+                logger.warning("order owners not read from the archive: %s", exc)
+                await self.owners.look_up(self._redis, self._keys, missing)
 
     def _publish_entry(self, position: bytes, fields: dict[bytes, bytes]) -> None:
         self.position = position.decode()

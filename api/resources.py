@@ -15,6 +15,7 @@ from api.order_lookup import OrderLookup
 from api.relay import LogRelay
 from api.stream_admission import StreamAdmission
 from commands.order_intake import OrderIntake
+from eventlog.archive_source import ArchiveSource
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 
@@ -30,6 +31,7 @@ class Resources:
     relay: LogRelay
     streams: StreamAdmission
     key_ring: KeyRing
+    archive: ArchiveSource | None = None  # the log's history once trimmed from Redis
     health: HealthReports = field(default_factory=HealthReports)
 
 

@@ -14,13 +14,14 @@ import logging
 import uuid
 
 import orjson
+import psycopg
 from redis.exceptions import RedisError
 from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api.auth import caller_of, client_id_of
 from api.order_log import order_history, state_of
-from api.relay import RelayUnavailableError, Subscription
+from api.relay import RelayUnavailableError
 from api.resources import resources
 from api.stream_closing import ClosingError, close, refuse
 from api.stream_messages import (
@@ -38,8 +39,10 @@ from api.stream_messages import (
     heartbeat_message,
     pong_message,
 )
+from api.subscription import Subscription
 from eventlog.codec import PositionKey, Recorded, position_key
 from eventlog.reading import first_kept, read_after
+from eventlog.trim_point import has_archive
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +97,7 @@ class StreamSession:
                 closing = exc.closing
         except RelayUnavailableError:
             closing = RELAY_FAILED
-        except RedisError as exc:
+        except (RedisError, psycopg.OperationalError) as exc:  # a store away: the archive's too
             logger.warning("websocket catch-up failed (order_id %s): %s", self.order_id, exc)
             closing = RELAY_FAILED
         finally:
@@ -163,7 +166,9 @@ class StreamSession:
         while True:
             async with self.relay.catch_up_slots:
                 await self._check_kept(after)
-                page = await read_after(self.res.redis, self.res.keys, after, CATCH_UP_PAGE)
+                page = await read_after(
+                    self.res.redis, self.res.keys, after, CATCH_UP_PAGE, self.res.archive
+                )
                 shown = await self._own(page)
                 try:
                     async with asyncio.timeout(CATCH_UP_PAGE_SECONDS):
@@ -183,13 +188,18 @@ class StreamSession:
         if self.client is None:
             return page
         owners = self.relay.owners
-        await owners.resolve(self.res.redis, self.res.keys, page)
+        await owners.resolve(self.res.redis, self.res.keys, page, self.res.archive)
         return [r for r in page if owners.get(r.event.order_id) == self.client]
 
     async def _check_kept(self, after: str) -> None:
-        """A resume point before what the log still holds cannot be served without a gap."""
+        """A resume point before what the log still holds is served from the archive, which
+        holds what the log's own trimming removed; without an archive group (the log trimmed
+        by hand, say) it cannot be served without a gap."""
         first = await first_kept(self.res.redis, self.res.keys)
-        if first is not None and position_key(after) < position_key(first):
+        if first is None or position_key(after) >= position_key(first):
+            return
+        redis, keys = self.res.redis, self.res.keys
+        if self.res.archive is None or not await has_archive(redis, keys):
             raise ClosingError(
                 POSITION_EXPIRED,
                 "POSITION_EXPIRED",

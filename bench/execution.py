@@ -107,18 +107,21 @@ async def wait_until_ready(
         await asyncio.sleep(0.05)  # polling the health keys the processors write at start-up
 
 
+def placement(n: int) -> AppendRequest:
+    """The `n`th benchmark order's placement: a market order of the `n`th shape."""
+    token_in, token_out, amount = ORDER_SHAPES[n % len(ORDER_SHAPES)]
+    payload = OrderPlaced(
+        order_type="market",
+        token_in=token_in,
+        token_out=token_out,
+        amount_in=amount,
+        slippage=Decimal("0.05"),
+    )
+    return AppendRequest([new_event(payload, order_id=uuid.uuid4(), sequence=1)], 0)
+
+
 async def _place(appender: EventAppender, count: int) -> None:
-    requests = []
-    for n in range(count):
-        token_in, token_out, amount = ORDER_SHAPES[n % len(ORDER_SHAPES)]
-        payload = OrderPlaced(
-            order_type="market",
-            token_in=token_in,
-            token_out=token_out,
-            amount_in=amount,
-            slippage=Decimal("0.05"),
-        )
-        requests.append(AppendRequest([new_event(payload, order_id=uuid.uuid4(), sequence=1)], 0))
+    requests = [placement(n) for n in range(count)]
     for start in range(0, count, 2_000):
         await appender.append_many(requests[start : start + 2_000])
 

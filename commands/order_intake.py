@@ -23,6 +23,7 @@ from commands.intake_limit import IntakeLimit
 from commands.place_order import CommandRejectedError, decide_place_order, parse_place_order
 from commands.pool_launch import decide_launch_pool, parse_launch_pool
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
+from eventlog.archive_source import ArchiveSource
 from eventlog.keys import Keys
 from eventlog.reading import read_order
 from eventlog.settings import Settings
@@ -103,9 +104,15 @@ class Cancelled:
 
 class OrderIntake:
     def __init__(
-        self, redis: aioredis.Redis, appender: EventAppender, keys: Keys, settings: Settings
+        self,
+        redis: aioredis.Redis,
+        appender: EventAppender,
+        keys: Keys,
+        settings: Settings,
+        archive: ArchiveSource | None = None,
     ) -> None:
         self._redis = redis
+        self._archive = archive  # where an order's history is once trimmed from Redis
         self._appender = appender  # placements arriving together share one script call
         self._keys = keys
         self._settings = settings
@@ -183,7 +190,7 @@ class OrderIntake:
         order that is cancelled already answers the same (a retried request after a lost reply
         must not hear "too late")."""
         for _ in range(5):
-            history = await read_order(self._redis, self._keys, order_id)
+            history = await read_order(self._redis, self._keys, order_id, self._archive)
             if not history or not isinstance(history[0].event.payload, OrderPlaced):
                 raise OrderNotFoundError(order_id)  # nothing, or not an order (a pool's launch)
             state = fold(r.event for r in history)

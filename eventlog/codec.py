@@ -31,6 +31,17 @@ def position_key(position: str) -> PositionKey:
     return int(ms), int(seq or "0")
 
 
+SCORE_SEQUENCES = 4096
+
+
+def position_score(position: str) -> float:
+    """A log position as a sorted set's score, exact for the first SCORE_SEQUENCES entries of a
+    millisecond (later ones share the last score): a score below another's means a position
+    below it."""
+    ms, seq = position_key(position)
+    return ms + min(seq, SCORE_SEQUENCES - 1) / SCORE_SEQUENCES
+
+
 class UndecodableEntryError(ValueError):
     def __init__(self, position: str, reason: str) -> None:
         self.position = position

@@ -34,6 +34,13 @@ class Keys:
         """The log positions of one order's events; its length is the order's sequence."""
         return f"{self.prefix}:order:{order_id}"
 
+    @property
+    def finished_orders(self) -> str:
+        """Orders (and venue events) nothing more is appended to, once archived: a sorted set of
+        ids scored by their last position (`eventlog.codec.position_score`). Trimming the log
+        past that point removes their position lists too."""
+        return f"{self.prefix}:finished-orders"
+
     def health(self, group: str, consumer: str) -> str:
         """One consumer's latest figures (handled, in flight, ...), expiring with its heartbeat."""
         return f"{self.prefix}:health:{group}:{consumer}"

@@ -1,6 +1,9 @@
 """Reading the log outside consumer groups: one order's history, or a range by position.
 
 These reads never change group state; they serve resumes, read-your-writes and WebSocket catch-up.
+Given an `archive`, they read it where Redis no longer holds what they want (trimmed entries, the
+position list of an order that finished long ago), at the same positions: the answer is the same
+whichever store held each entry.
 """
 
 from __future__ import annotations
@@ -11,32 +14,50 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from eventlog.codec import Recorded, decode
+from eventlog.archive_source import ArchiveSource, Entry
+from eventlog.codec import Recorded, decode, position_key
 from eventlog.keys import Keys
 
 
-async def read_order(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> list[Recorded]:
-    """Every event of one order, in sequence order (two round trips)."""
+async def read_order(
+    redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID, archive: ArchiveSource | None = None
+) -> list[Recorded]:
+    """Every event of one order, in sequence order (two round trips while Redis holds them)."""
     positions: Any = await redis.lrange(keys.order_positions(order_id), 0, -1)
     if not positions:
-        return []
+        # Unknown, or finished and trimmed from Redis with its position list.
+        if archive is None or await first_kept(redis, keys) is None:
+            return []  # nothing was ever trimmed: unknown, without asking PostgreSQL
+        return [decode(*entry) for entry in await archive.order_entries(order_id)]
     pipe = redis.pipeline(transaction=False)
     for position in positions:
         pipe.xrange(keys.events, min=position, max=position)
-    found: list[Any] = await pipe.execute()
-    return [decode(*entries[0]) for entries in found if entries]
+    held: list[Any] = await pipe.execute()
+    if archive is not None and not all(held):  # its oldest events were trimmed
+        archived = {entry[0]: entry for entry in await archive.order_entries(order_id)}
+        held = [
+            entries or ([archived[p]] if p in archived else [])
+            for p, entries in zip(positions, held, strict=True)
+        ]
+    return [decode(*entries[0]) for entries in held if entries]
 
 
-async def read_first(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> Recorded | None:
+async def read_first(
+    redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID, archive: ArchiveSource | None = None
+) -> Recorded | None:
     """The order's first event (its placement); None for an unknown order."""
-    return (await read_firsts(redis, keys, [order_id])).get(order_id)
+    return (await read_firsts(redis, keys, [order_id], archive)).get(order_id)
 
 
 async def read_firsts(
-    redis: aioredis.Redis, keys: Keys, order_ids: list[uuid.UUID]
+    redis: aioredis.Redis,
+    keys: Keys,
+    order_ids: list[uuid.UUID],
+    archive: ArchiveSource | None = None,
 ) -> dict[uuid.UUID, Recorded]:
     """The first event of each order, by order id (unknown orders left out): two pipelined round
-    trips however many orders are asked for."""
+    trips however many orders are asked for, and one archive read for those Redis no longer
+    holds."""
     if not order_ids:
         return {}
     pipe = redis.pipeline(transaction=False)
@@ -48,24 +69,80 @@ async def read_firsts(
     for _, position in known:
         pipe.xrange(keys.events, min=position, max=position)
     found: list[Any] = await pipe.execute() if known else []
-    return {
+    firsts = {
         order_id: decode(*entries[0])
         for (order_id, _), entries in zip(known, found, strict=True)
         if entries
     }
+    missing = [order_id for order_id in order_ids if order_id not in firsts]
+    if archive is not None and missing and await first_kept(redis, keys) is not None:
+        for order_id, entry in (await archive.first_entries(missing)).items():
+            firsts[order_id] = decode(*entry)
+    return firsts
 
 
 async def order_sequence(redis: aioredis.Redis, keys: Keys, order_id: uuid.UUID) -> int:
-    """The order's current sequence: how many events it has (0 for an unknown order)."""
+    """The order's current sequence: how many events it has (0 for an unknown order, and for
+    one whose position list left Redis with it, once finished and trimmed)."""
     return int(await redis.llen(keys.order_positions(order_id)))
 
 
 async def read_after(
-    redis: aioredis.Redis, keys: Keys, after: str, count: int = 1_000
+    redis: aioredis.Redis,
+    keys: Keys,
+    after: str,
+    count: int = 1_000,
+    archive: ArchiveSource | None = None,
 ) -> list[Recorded]:
     """Up to `count` events strictly after position `after` ("0" for the start)."""
-    entries: Any = await redis.xrange(keys.events, min=f"({after}", max="+", count=count)
-    return [decode(position, fields) for position, fields in entries]
+    return [decode(*entry) for entry in await entries_after(redis, keys, after, count, archive)]
+
+
+async def entries_after(
+    redis: aioredis.Redis,
+    keys: Keys,
+    after: str | None,
+    count: int,
+    archive: ArchiveSource | None = None,
+    end: str = "+",
+) -> list[Entry]:
+    """Up to `count` raw entries after position `after` (None: from the start) up to `end`:
+    from the archive below the oldest entry Redis holds (when it has been trimmed), then from
+    Redis."""
+    low = "-" if after is None else f"({after}"
+    if archive is None:
+        found: Any = await redis.xrange(keys.events, min=low, max=end, count=count)
+        return list(found)
+    pipe = redis.pipeline(transaction=True)  # a trim between the two would open a gap
+    pipe.xinfo_stream(keys.events)
+    pipe.xrange(keys.events, min=low, max=end, count=count)
+    try:
+        info, held = await pipe.execute()
+    except ResponseError:  # no log yet
+        return []
+    first = _first_kept(info)
+    if first is None or (after is not None and position_key(after) >= position_key(first)):
+        return list(held)
+    bound = first if end == "+" or position_key(end) >= position_key(first) else _past(end)
+    older = await archive.entries_between(after, bound, count)
+    if len(older) == count or bound != first:
+        return older
+    return older + list(held)[: count - len(older)]
+
+
+def _past(position: str) -> str:
+    ms, seq = position_key(position)
+    return f"{ms}-{seq + 1}"
+
+
+def _first_kept(info: Any) -> str | None:
+    if int(info["entries-added"]) <= int(info["length"]):
+        return None
+    if info["first-entry"] is None:  # trimmed to nothing: it holds what comes next
+        last: bytes = info["last-generated-id"]
+        return _past(last.decode())
+    first: bytes = info["first-entry"][0]
+    return first.decode()
 
 
 async def first_kept(redis: aioredis.Redis, keys: Keys) -> str | None:
@@ -75,7 +152,4 @@ async def first_kept(redis: aioredis.Redis, keys: Keys) -> str | None:
         info: Any = await redis.xinfo_stream(keys.events)
     except ResponseError:  # no log yet
         return None
-    if int(info["entries-added"]) <= int(info["length"]) or info["first-entry"] is None:
-        return None
-    first: bytes = info["first-entry"][0]
-    return first.decode()
+    return _first_kept(info)

@@ -1,7 +1,7 @@
 """Where the log may be trimmed: the lowest position that some reader still needs. An entry below
 it has been delivered to and acked by every consumer group (the archive's group acks only after
 its batch is committed to PostgreSQL, so the archive holds it), and is older than the retention.
-This module only computes the point; nothing here trims.
+This module only computes the point; `archive.trimmer` trims at it.
 
 A group needs its lowest pending entry, or, with none pending, everything after the last entry
 delivered to it. Without an archive group nothing may be trimmed: the archive must hold the
@@ -36,12 +36,27 @@ def _after(position: str) -> PositionKey:
     return ms, seq + 1
 
 
-async def trim_point(redis: aioredis.Redis, keys: Keys, retention_s: float) -> TrimPoint:
+async def _groups(redis: aioredis.Redis, keys: Keys) -> list[Any]:
+    """The log's consumer groups (XINFO GROUPS), none before the log exists."""
     try:
         groups: Any = await redis.xinfo_groups(keys.events)
     except ResponseError:  # no stream yet
-        return TrimPoint("0-0", "no archive")
-    if not any(_text(g["name"]) == ARCHIVE_GROUP for g in groups):
+        return []
+    return list(groups)
+
+
+def _archives(groups: list[Any]) -> bool:
+    return any(_text(g["name"]) == ARCHIVE_GROUP for g in groups)
+
+
+async def has_archive(redis: aioredis.Redis, keys: Keys) -> bool:
+    """Whether the log has an archive group: then whatever its trimming removed is archived."""
+    return _archives(await _groups(redis, keys))
+
+
+async def trim_point(redis: aioredis.Redis, keys: Keys, retention_s: float) -> TrimPoint:
+    groups = await _groups(redis, keys)
+    if not _archives(groups):
         return TrimPoint("0-0", "no archive")
     seconds, micros = await redis.time()
     bounds: list[tuple[PositionKey, str]] = [

@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.suites import add_bench_parser
+from bench.bench_parser import add_bench_parser
 from eventlog.setting_fields import SETTING_GROUPS
 from eventlog.setting_sources import env_name
 from eventlog.settings import Settings, SettingsError

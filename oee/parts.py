@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from eventlog.archive_source import ArchiveSource
 from eventlog.backoff import retry_line
 from eventlog.connections import redis_client
 from eventlog.consumer import Consumer
@@ -32,6 +33,7 @@ from oee.wiring import (
     archive_config,
     consumer_name,
     execution_processor,
+    processor_archive,
     processor_redis,
     projection_connector,
     projector_config,
@@ -53,25 +55,36 @@ async def run_processor(
     """Run one execution processor until `stop` is set; waits up to a minute for Redis first."""
     redis = processor_redis(settings)
     try:
-        processor = execution_processor(redis, settings, name=name)
-        try:
-            await _prepare_once_redis_takes_writes(processor, stop)
-        except REDIS_UNAVAILABLE:
-            if stop.is_set():
-                return  # stopped while waiting
-            raise
-        if stop.is_set():
-            return
-        logger.info(
-            "execution processor %s starting: max_concurrent_orders=%d max_orders_per_minute=%d",
-            processor.name,
-            settings.max_concurrent_orders,
-            settings.max_orders_per_minute,
-        )
-        await processor.run(stop)
-        logger.info("execution processor %s stopped", processor.name)
+        async with processor_archive(settings) as archive:
+            await _run_processor(redis, settings, stop, name, archive)
     finally:
         await redis.aclose()
+
+
+async def _run_processor(
+    redis: aioredis.Redis,
+    settings: Settings,
+    stop: asyncio.Event,
+    name: str | None,
+    archive: ArchiveSource | None,
+) -> None:
+    processor = execution_processor(redis, settings, name=name, archive=archive)
+    try:
+        await _prepare_once_redis_takes_writes(processor, stop)
+    except REDIS_UNAVAILABLE:
+        if stop.is_set():
+            return  # stopped while waiting
+        raise
+    if stop.is_set():
+        return
+    logger.info(
+        "execution processor %s starting: max_concurrent_orders=%d max_orders_per_minute=%d",
+        processor.name,
+        settings.max_concurrent_orders,
+        settings.max_orders_per_minute,
+    )
+    await processor.run(stop)
+    logger.info("execution processor %s stopped", processor.name)
 
 
 async def _prepare_once_redis_takes_writes(
@@ -111,7 +124,7 @@ async def projector_consumers(
     keys = Keys(settings.key_prefix)
     connect = projection_connector(settings)
     projectors = [Projector(p, connect) for p in select_projections(projections)]
-    archivers = [EventArchiver(connect)] if archive else []
+    archivers = [EventArchiver(connect, redis, keys)] if archive else []
     try:
         yield [
             *(
@@ -140,10 +153,13 @@ async def run_projectors(
     projections: Sequence[str] | None = None,
     batch_size: int | None = None,
 ) -> None:
-    """Project (and, unless `projections` picks some, archive) until `stop` is set. `name` is
+    """Project (and, unless `projections` picks some, archive and trim the log) until `stop`
+    is set. `name` is
     this process's consumer name in every group (default host-pid); `projections` selects
     projections by name (default all); `batch_size` defaults to the settings'
     `projection_batch_size`."""
+    from archive.trimmer import LogTrimmer
+
     own_name = consumer_name(name)
     redis = redis_client(settings)
     try:
@@ -163,6 +179,10 @@ async def run_projectors(
             async with asyncio.TaskGroup() as group:
                 for consumer in consumers:
                     group.create_task(consumer.run(stop))
+                if projections is None:  # the archiver runs here: so does the trim
+                    keys = Keys(settings.key_prefix)
+                    trimmer = LogTrimmer(redis, keys, settings.log_retention_seconds)
+                    group.create_task(trimmer.run(stop))
     finally:
         await redis.aclose()
 
@@ -211,5 +231,5 @@ async def run_replay(
     options: dict[str, Any] = {"progress": progress, "workers": workers}
     if chunk is not None:
         options["chunk"] = chunk
-    async with replay_clients(settings) as (redis, conn):
-        return await replay(redis, conn, settings, names, **options)
+    async with replay_clients(settings) as (redis, conn, archive):
+        return await replay(redis, conn, settings, names, archive=archive, **options)

@@ -28,7 +28,7 @@ def _report(count: int) -> None:
 
 async def _run(settings: Settings, argv: list[str]) -> tuple[int, list[Skipped]]:
     schema, part, parts, end, chunk, *names = argv
-    async with replay_clients(settings) as (redis, conn):
+    async with replay_clients(settings) as (redis, conn, archive):
         return await replay_partition(
             redis,
             conn,
@@ -40,6 +40,7 @@ async def _run(settings: Settings, argv: list[str]) -> tuple[int, list[Skipped]]
             end=end,
             chunk=int(chunk),
             report=_report,
+            archive=archive,
         )
 
 

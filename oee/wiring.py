@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
 from eventlog.append import EventAppender
+from eventlog.archive_source import ArchiveSource
 from eventlog.connections import postgres_pool, redis_client
 from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import EXECUTION_GROUP, Keys
@@ -79,6 +80,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     from api.relay import LogRelay
     from api.resources import Resources
     from api.stream_admission import StreamAdmission
+    from archive.reader import ArchiveReader
     from commands.order_intake import OrderIntake
 
     redis = redis_client(settings)
@@ -90,14 +92,16 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     )
     await pool.open(wait=False)
     keys = Keys(settings.key_prefix)
-    relay = LogRelay(redis, keys, settings)
-    intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings)
+    archive = ArchiveReader(pool.connection)
+    relay = LogRelay(redis, keys, settings, archive)
+    intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings, archive)
     try:
         await relay.start()
         streams = StreamAdmission(settings.ws_max_streams, settings.ws_max_streams_per_client)
         key_ring = KeyRing(redis, keys, settings)
+        lookup = OrderLookup(pool)
         yield Resources(
-            settings, keys, redis, pool, intake, OrderLookup(pool), relay, streams, key_ring
+            settings, keys, redis, pool, intake, lookup, relay, streams, key_ring, archive
         )
     finally:
         await relay.stop()
@@ -120,7 +124,11 @@ def processor_redis(settings: Settings) -> aioredis.Redis:
 
 
 def execution_processor(
-    redis: aioredis.Redis, settings: Settings, *, name: str | None = None
+    redis: aioredis.Redis,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    archive: ArchiveSource | None = None,
 ) -> ExecutionProcessor:
     from processors.execution_processor import ExecutionProcessor
     from processors.market import Market
@@ -142,6 +150,7 @@ def execution_processor(
         router=Router(venues),
         limiter=ExecutionRateLimiter(redis, keys, settings.max_orders_per_minute),
         stats=ExecutionStats(),
+        archive=archive,
     )
     config = consumer_config(
         settings,
@@ -150,8 +159,28 @@ def execution_processor(
         batch_size=settings.consumer_batch_size,
         parallel=settings.max_concurrent_orders,
         types=frozenset({"OrderPlaced", "OrderTriggered", "OrderCancelled", "PoolLaunched"}),
+        # An order's reload may read the archive: PostgreSQL away retries it in place too.
+        infrastructure_errors=STORES_UNAVAILABLE,
     )
     return ExecutionProcessor(context, config)
+
+
+@contextlib.asynccontextmanager
+async def processor_archive(settings: Settings) -> AsyncIterator[ArchiveSource | None]:
+    """The archive, for a processor's reloads of orders whose oldest events were trimmed from
+    Redis: over a pool that connects only when one is wanted. None without DATABASE_URL (then
+    nothing can have been trimmed: the archiver, which trimming waits for, needs PostgreSQL)."""
+    from archive.reader import ArchiveReader
+
+    if not settings.database_url:
+        yield None
+        return
+    pool = postgres_pool(settings, min_size=0, max_size=2)
+    await pool.open(wait=False)
+    try:
+        yield ArchiveReader(pool.connection)
+    finally:
+        await pool.close()
 
 
 # -- projection ----------------------------------------------------------------------------------
@@ -205,15 +234,18 @@ def projection_connector(settings: Settings) -> Callable[[], Awaitable[AsyncConn
 @contextlib.asynccontextmanager
 async def replay_clients(
     settings: Settings,
-) -> AsyncIterator[tuple[aioredis.Redis, AsyncConnection]]:
+) -> AsyncIterator[tuple[aioredis.Redis, AsyncConnection, ArchiveSource]]:
     """A Redis client and a PostgreSQL connection of replay's own (autocommit: replay commits
-    each statement itself), closed on the way out."""
-    redis = redis_client(settings)
-    try:
-        conn = await AsyncConnection.connect(settings.require_database_url(), autocommit=True)
-        try:
-            yield redis, conn
-        finally:
-            await conn.close()
-    finally:
-        await redis.aclose()
+    each statement itself), and the archive over a second connection (replay's first one moves
+    to the rebuild's schema), closed on the way out."""
+    from archive.reader import ArchiveReader, lend
+
+    database_url = settings.require_database_url()
+    async with contextlib.AsyncExitStack() as stack:
+        redis = redis_client(settings)
+        stack.push_async_callback(redis.aclose)
+        conn = await AsyncConnection.connect(database_url, autocommit=True)
+        stack.push_async_callback(conn.close)
+        archived = await AsyncConnection.connect(database_url, autocommit=True)
+        stack.push_async_callback(archived.close)
+        yield redis, conn, ArchiveReader(lend(archived))

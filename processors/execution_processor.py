@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -171,7 +172,7 @@ class ExecutionProcessor:
             if isinstance(recorded.event.payload, OrderPlaced):
                 history = [recorded.event]
             else:  # a trigger: the order's history is needed, its OrderPlaced is long ago
-                history = [r.event for r in await read_order(self._redis, self.keys, order_id)]
+                history = [r.event for r in await self._history(order_id)]
             execution = OrderExecution(self._context, history, recorded.position, turn)
             state = await execution.run()
             if state.status is OrderStatus.OPEN:  # the market moved back below the limit
@@ -183,6 +184,9 @@ class ExecutionProcessor:
             del self._in_hand[recorded.position]
             self._order_tasks.discard(task)
 
+    async def _history(self, order_id: uuid.UUID) -> list[Recorded]:
+        return await read_order(self._redis, self.keys, order_id, self._context.archive)
+
     async def _on_dead_letter(self, recorded: Recorded, reason: str) -> None:
         """A poison OrderPlaced: end the order, once. If a submission of it filled, confirm that
         fill; otherwise void its submissions so none can fill later, and fail the order."""
@@ -190,7 +194,7 @@ class ExecutionProcessor:
             return
         order_id = recorded.event.order_id
         while True:
-            history = [r.event for r in await read_order(self._redis, self.keys, order_id)]
+            history = [r.event for r in await self._history(order_id)]
             if not history or history[-1].type in _TERMINAL_EVENT_TYPES:
                 return
             fill = await self.market.void(order_id)

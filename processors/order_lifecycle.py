@@ -279,7 +279,9 @@ class OrderExecution:
         self._log(logging.DEBUG, "appended %s", ", ".join(e.type for e in events))
 
     async def _reload(self) -> None:
-        history = await read_order(self._ctx.redis, self._ctx.keys, self._order_id)
+        history = await read_order(
+            self._ctx.redis, self._ctx.keys, self._order_id, self._ctx.archive
+        )
         self._history = [recorded.event for recorded in history]
         self._state = _fold(self._history)
         self._position = history[-1].position

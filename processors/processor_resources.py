@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from eventlog.append import EventAppender
+from eventlog.archive_source import ArchiveSource
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from processors.market import Market
@@ -45,3 +46,4 @@ class ExecutionContext:
     router: Router
     limiter: ExecutionRateLimiter
     stats: ExecutionStats
+    archive: ArchiveSource | None = None  # where an order's oldest events are once trimmed

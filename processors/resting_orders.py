@@ -54,8 +54,9 @@ class RestingOrders:
                 await self._ctx.appender.append([event], expected_sequence=state.sequence)
                 history.append(event)
             except ConcurrencyError:
+                ctx = self._ctx
                 history = [
-                    r.event for r in await read_order(self._ctx.redis, self._ctx.keys, state.id)
+                    r.event for r in await read_order(ctx.redis, ctx.keys, state.id, ctx.archive)
                 ]
 
     async def rest(self, state: OrderState, opened: Event[Payload]) -> None:

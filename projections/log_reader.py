@@ -1,7 +1,8 @@
-"""Reading the log in bulk for a rebuild: XRANGE in chunks, one chunk ahead of the consumer, never
-through a consumer group. Optionally only one partition of the orders (by a hash of the order id,
-so all of an order's events, in log order, go to the same reader) and only up to a position.
-Entries a projection cannot apply are left out and listed (`projections.appliable`).
+"""Reading the log in bulk for a rebuild: in chunks, one chunk ahead of the consumer, never
+through a consumer group; from the archive below what Redis still holds, then XRANGE. Optionally
+only one partition of the orders (by a hash of the order id, so all of an order's events, in log
+order, go to the same reader) and only up to a position. Entries a projection cannot apply are
+left out and listed (`projections.appliable`).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import redis.asyncio as aioredis
 
+from eventlog.archive_source import ArchiveSource
 from eventlog.codec import Recorded
 from eventlog.keys import Keys
+from eventlog.reading import entries_after
 from projections.appliable import Skipped, decode_appliable
 
 
@@ -33,9 +35,11 @@ class LogReader:
         end: str | None = None,
         part: int = 0,
         parts: int = 1,
+        archive: ArchiveSource | None = None,
     ) -> None:
         self._redis = redis
-        self._stream = keys.events
+        self._keys = keys
+        self._archive = archive
         self._chunk = chunk
         self._end = end or "+"
         self._part = part
@@ -45,9 +49,8 @@ class LogReader:
         self.skipped: list[Skipped] = []  # entries of this partition a projection cannot apply
 
     async def _fetch(self, after: str | None) -> tuple[list[Recorded], str | None, int]:
-        low = "-" if after is None else f"({after}"
-        entries: Any = await self._redis.xrange(
-            self._stream, min=low, max=self._end, count=self._chunk
+        entries = await entries_after(
+            self._redis, self._keys, after, self._chunk, self._archive, self._end
         )
         if not entries:
             return [], after, 0

@@ -21,11 +21,13 @@ import orjson
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
+from eventlog.archive_source import ArchiveSource
 from eventlog.codec import Recorded, position_key
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from projections.appliable import Skipped
 from projections.group_position import advance_group
+from projections.log_extent import entries_read_after, log_size
 from projections.log_reader import LogReader
 from projections.progress import ProgressBar
 from projections.projection import Projection, apply_batch, lock_projection
@@ -70,14 +72,6 @@ async def _apply_to_all(
         await apply_batch(conn, projection, chunk)
 
 
-async def _entries_read(redis: aioredis.Redis, stream: str, read: int) -> int | None:
-    """The group's logical read counter after a replay that read `read` entries from the start;
-    unknown (None) if entries were ever deleted from the log."""
-    info: Any = await redis.xinfo_stream(stream)
-    deleted = info.get("max-deleted-entry-id", b"0-0")
-    return read if deleted in (b"0-0", "0-0") else None
-
-
 async def replay(
     redis: aioredis.Redis,
     conn: AsyncConnection,
@@ -87,6 +81,7 @@ async def replay(
     progress: bool = True,
     chunk: int = REPLAY_CHUNK,
     workers: int | None = None,
+    archive: ArchiveSource | None = None,
 ) -> dict[str, Any]:
     """Rebuild the named projections (all for None) from the log and swap them in, over `redis`
     and `conn` (a connection of replay's own, in autocommit mode, opened by the caller; it holds
@@ -108,21 +103,30 @@ async def replay(
     await create_shadow_tables(conn, schemas, tables)
     await use_schema(conn, schemas.rebuild)
     await skip_commit_flush(conn)
-    total = int(await redis.xlen(keys.events))
+    total = await log_size(redis, keys)
     label = f"replay {', '.join(p.name for p in projections)}"
     bar = ProgressBar(label, total=total, enabled=progress)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     try:
-        reader = LogReader(redis, keys, chunk)
+        reader = LogReader(redis, keys, chunk, archive=archive)
         skipped: list[Skipped] = []
         last: Any = await redis.xrevrange(keys.events, count=1)
         if last:
             end = last[0][0].decode()
             read, skipped = await _load_partitions(
-                redis, conn, settings, schemas.rebuild, projections, workers, end, chunk, bar
+                redis,
+                conn,
+                settings,
+                schemas.rebuild,
+                projections,
+                workers,
+                end,
+                chunk,
+                bar,
+                archive,
             )
-            reader = LogReader(redis, keys, chunk, after=end)
+            reader = LogReader(redis, keys, chunk, after=end, archive=archive)
             reader.read = read
         async for batch in reader.chunks():
             await _apply_to_all(conn, projections, batch)
@@ -136,7 +140,7 @@ async def replay(
         bar.finish()
     moved: dict[str, str] = {}
     if reader.position is not None:
-        entries_read = await _entries_read(redis, keys.events, reader.read)
+        entries_read = await entries_read_after(redis, keys, reader.read)
         for projection in projections:
             moved[projection.name] = await advance_group(
                 redis, keys.events, group_name(projection), reader.position, entries_read
@@ -171,6 +175,7 @@ async def _load_partitions(
     end: str,
     chunk: int,
     bar: ProgressBar,
+    archive: ArchiveSource | None,
 ) -> tuple[int, list[Skipped]]:
     """Load the log up to `end` into the shadow tables in `workers` partitions: one here, the
     others in worker processes; returns the entries read and those that could not be applied."""
@@ -230,6 +235,7 @@ async def _load_partitions(
         end=end,
         chunk=chunk,
         report=bar.advance,
+        archive=archive,
     )
     tasks = [
         asyncio.ensure_future(here),

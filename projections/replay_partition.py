@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
+from eventlog.archive_source import ArchiveSource
 from eventlog.keys import Keys
 from projections.appliable import Skipped
 from projections.log_reader import LogReader
@@ -30,13 +31,14 @@ async def replay_partition(
     end: str,
     chunk: int,
     report: Callable[[int], None],
+    archive: ArchiveSource | None = None,
 ) -> tuple[int, list[Skipped]]:
     """Load this partition's events up to `end` into `schema` over `conn`; returns the entries
     read (of every partition) and this partition's entries that could not be applied."""
     projections = select_projections(names)
     await use_schema(conn, schema)
     await skip_commit_flush(conn)
-    reader = LogReader(redis, keys, chunk, end=end, part=part, parts=parts)
+    reader = LogReader(redis, keys, chunk, end=end, part=part, parts=parts, archive=archive)
     loads = [projection.bulk_load() for projection in projections]
     async for batch in reader.chunks():
         if batch:

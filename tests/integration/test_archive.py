@@ -37,7 +37,7 @@ async def test_every_event_is_archived_once_in_log_order_exactly_as_logged(
 
 
 async def test_a_batch_handed_over_again_adds_nothing_and_months_get_their_own_partition(
-    migrated: Settings,
+    redis: aioredis.Redis, keys: Keys, migrated: Settings
 ) -> None:
     order_id = uuid.uuid4()
     months = {
@@ -51,7 +51,7 @@ async def test_a_batch_handed_over_again_adds_nothing_and_months_get_their_own_p
         )
         for n, position in enumerate(months)
     ]
-    archiver = EventArchiver(projection_connector(migrated))
+    archiver = EventArchiver(projection_connector(migrated), redis, keys)
     try:
         await archiver.handle(batch)
         await archiver.handle(batch)  # redelivered after a crash, say

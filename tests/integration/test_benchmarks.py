@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from bench.archive import bench_archive_suite
+from bench.bounded_log import bench_bounded_suite
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
 from bench.query import bench_query
@@ -36,6 +37,7 @@ EVERY_SUITE = (
     "websocket",
     "resting",
     "archive",
+    "bounded",
     "market",
     "startup",
 )
@@ -99,7 +101,23 @@ def test_the_archive_benchmark_archives_every_event_it_writes(settings: Settings
     figures = _run_leaving_nothing(settings, lambda: bench_archive_suite(settings, 400))
     assert figures["archived"] == figures["events"] > 300
     assert figures["archive_bytes_per_event"] > 0
+    for replayed in (figures["replay_from_log"], figures["replay_from_archive_and_log"]):
+        assert replayed["equalsLive"] is True
+        assert replayed["events"] == figures["events"]
     assert figures["redis_stream_bytes_per_event"] > 0
+
+
+def test_the_bounded_log_benchmark_places_at_its_rate_and_samples_the_memory(
+    settings: Settings,
+) -> None:
+    short = settings.model_copy(update={"log_retention_seconds": 1})
+    figures = _run_leaving_nothing(settings, lambda: bench_bounded_suite(short, 40, 3))
+    assert figures["retentionSeconds"] == 1
+    assert 100 <= figures["orders"] <= 120  # 40/s for 3 s
+    first = figures["samples"][0]
+    assert first["keysBytes"] > 0
+    assert {"seconds", "orders", "streamLength", "keys", "usedMemory"} <= set(first)
+    assert figures["archiveBytesPerOrder"] is None or figures["archiveBytesPerOrder"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,15 +19,18 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.wiring import execution_processor
 from processors.execution_processor import ExecutionProcessor
-from processors.initial_market import METEORA, RAYDIUM, concentrated, constant_product
 from schema.events import OrderConfirmed, OrderOpened
 from schema.statuses import OrderStatus
-from tests.support.factories import order_placed
 from tests.support.polling import eventually
-from tests.support.resting import drain_all, history_of, quiet_market, state_of
+from tests.support.resting import (
+    drain_all,
+    history_of,
+    move_sol_usdc,
+    place_limit,
+    quiet_market,
+    state_of,
+)
 from tests.support.settings import MakeSettings
-
-SOL_USDC = "SOL/USDC"
 
 
 @pytest.fixture
@@ -35,34 +38,6 @@ async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> Execu
     built = execution_processor(redis, quiet_market(make_settings), name="p1")
     await built.prepare()
     return built
-
-
-async def _place_limit(
-    redis: aioredis.Redis,
-    keys: Keys,
-    price: str,
-    *,
-    amount: str = "0.5",
-    expires_in: float = 3600,
-) -> uuid.UUID:
-    event = order_placed(
-        order_type="limit",
-        amount_in=Decimal(amount),
-        limit_price=Decimal(price),
-        expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
-    )
-    await EventAppender(redis, keys).append([event], expected_sequence=0)
-    return event.order_id
-
-
-async def _move_sol_usdc(processor: ExecutionProcessor, price: int) -> None:
-    """Both venues' SOL/USDC pools to `price` USDC per SOL."""
-    await processor.market.put(
-        constant_product(RAYDIUM, SOL_USDC, Decimal(80_000), Decimal(80_000 * price))
-    )
-    await processor.market.put(
-        concentrated(METEORA, SOL_USDC, Decimal(price), Decimal(3_000_000), 0.1)
-    )
 
 
 async def _settle(processor: ExecutionProcessor) -> None:
@@ -74,13 +49,13 @@ async def _settle(processor: ExecutionProcessor) -> None:
 async def test_a_limit_order_above_the_market_rests_until_the_market_reaches_it(
     redis: aioredis.Redis, keys: Keys, processor: ExecutionProcessor
 ) -> None:
-    order_id = await _place_limit(redis, keys, "200")
+    order_id = await place_limit(redis, keys, "200")
     await _settle(processor)
     history = await history_of(redis, keys, order_id)
     assert [e.type for e in history] == ["OrderPlaced", "OrderOpened"]
     assert await processor.book.size() == 1
 
-    await _move_sol_usdc(processor, 220)
+    await move_sol_usdc(processor, 220)
     await _settle(processor)
     history = await history_of(redis, keys, order_id)
     assert [e.type for e in history] == [
@@ -102,7 +77,7 @@ async def test_a_limit_order_above_the_market_rests_until_the_market_reaches_it(
 async def test_a_limit_order_the_market_already_gives_fills_at_once(
     redis: aioredis.Redis, keys: Keys, processor: ExecutionProcessor
 ) -> None:
-    order_id = await _place_limit(redis, keys, "100")
+    order_id = await place_limit(redis, keys, "100")
     while await processor.drain():  # no market move, no tick: opening it tries it
         pass
     state = await state_of(redis, keys, order_id)
@@ -114,11 +89,11 @@ async def test_a_limit_order_the_market_already_gives_fills_at_once(
 async def test_an_order_the_market_left_before_its_swap_rests_again_and_fills_later(
     redis: aioredis.Redis, keys: Keys, processor: ExecutionProcessor
 ) -> None:
-    order_id = await _place_limit(redis, keys, "200")
+    order_id = await place_limit(redis, keys, "200")
     await _settle(processor)
-    await _move_sol_usdc(processor, 220)
+    await move_sol_usdc(processor, 220)
     await processor.triggers.tick()  # triggered, not executed yet
-    await _move_sol_usdc(processor, 150)  # the market moves back first
+    await move_sol_usdc(processor, 150)  # the market moves back first
     await drain_all(processor)
     history = await history_of(redis, keys, order_id)
     assert [e.type for e in history][-2:] == ["RoutingStarted", "OrderOpened"]
@@ -127,7 +102,7 @@ async def test_an_order_the_market_left_before_its_swap_rests_again_and_fills_la
     assert reopened.reopened_after == "SLIPPAGE_EXCEEDED"
     assert await processor.book.size() == 1
 
-    await _move_sol_usdc(processor, 230)
+    await move_sol_usdc(processor, 230)
     await _settle(processor)
     state = await state_of(redis, keys, order_id)
     assert state.status is OrderStatus.CONFIRMED
@@ -138,7 +113,7 @@ async def test_an_order_the_market_left_before_its_swap_rests_again_and_fills_la
 async def test_a_short_expiry_expires_the_order_also_after_a_processor_restart(
     redis: aioredis.Redis, keys: Keys, make_settings: MakeSettings, processor: ExecutionProcessor
 ) -> None:
-    order_id = await _place_limit(redis, keys, "500", expires_in=1)
+    order_id = await place_limit(redis, keys, "500", expires_in=1)
     await _settle(processor)
     assert (await state_of(redis, keys, order_id)).status is OrderStatus.OPEN
     del processor  # the first processor is gone; a new one knows the order only from Redis
@@ -160,7 +135,7 @@ async def test_a_short_expiry_expires_the_order_also_after_a_processor_restart(
 async def test_an_order_placed_after_its_expiry_time_is_expired_not_opened(
     redis: aioredis.Redis, keys: Keys, processor: ExecutionProcessor
 ) -> None:
-    order_id = await _place_limit(redis, keys, "100", expires_in=-1)  # the processor was down
+    order_id = await place_limit(redis, keys, "100", expires_in=-1)  # the processor was down
     await _settle(processor)
     assert [e.type for e in await history_of(redis, keys, order_id)] == [
         "OrderPlaced",
@@ -172,14 +147,14 @@ async def test_cancel_while_open_and_again_gives_the_same_answer(
     redis: aioredis.Redis, keys: Keys, settings: Settings, processor: ExecutionProcessor
 ) -> None:
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings)
-    order_id = await _place_limit(redis, keys, "200")
+    order_id = await place_limit(redis, keys, "200")
     await _settle(processor)
     first = await intake.cancel(order_id)
     again = await intake.cancel(order_id)
     assert (again.position, again.replayed) == (first.position, True)
     await _settle(processor)
     assert await processor.book.size() == 0  # the cancel took it off the book
-    await _move_sol_usdc(processor, 220)
+    await move_sol_usdc(processor, 220)
     await _settle(processor)
     types = [e.type for e in await history_of(redis, keys, order_id)]
     assert types == ["OrderPlaced", "OrderOpened", "OrderCancelled"]
@@ -191,10 +166,10 @@ async def test_a_cancel_racing_a_trigger_ends_in_exactly_one_of_them(
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings)
     outcomes: list[str] = []
     for round_ in range(5):
-        await _move_sol_usdc(processor, 150)
-        orders = [await _place_limit(redis, keys, "200", amount="0.01") for _ in range(40)]
+        await move_sol_usdc(processor, 150)
+        orders = [await place_limit(redis, keys, "200", amount="0.01") for _ in range(40)]
         await _settle(processor)
-        await _move_sol_usdc(processor, 220)
+        await move_sol_usdc(processor, 220)
 
         async def cancel(index: int, order_id: uuid.UUID, spread: int = round_ + 1) -> None:
             for _ in range(index * spread):  # the cancels spread over trigger and swap

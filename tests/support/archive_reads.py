@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
+from archive.reader import ArchiveReader, lend
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 
@@ -26,3 +29,11 @@ async def logged_entries(redis: aioredis.Redis, keys: Keys) -> list[tuple[str, s
         (p.decode(), f[b"order_id"].decode(), f[b"type"].decode(), f[b"data"].decode())
         for p, f in entries
     ]
+
+
+@contextlib.asynccontextmanager
+async def archive_reader(settings: Settings) -> AsyncIterator[ArchiveReader]:
+    """The archive as the engine reads it, over a connection of the test's own."""
+    url = settings.require_database_url()
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        yield ArchiveReader(lend(conn))
