@@ -78,12 +78,19 @@ def _not_found(order_id: object) -> ApiError:
 async def get_order(request: Request) -> Response:
     res = resources(request)
     order_id = parse_order_id(request.path_params["order_id"])
+    finished = res.finished.get(order_id)
+    if finished is not None:  # ended: the answer cannot have changed
+        if not may_see(request, finished.client_id):
+            raise _not_found(order_id)
+        return Response(finished.body, media_type="application/json")
     wait = res.settings.api_store_timeout_seconds
     row = await _unless_unreachable(res.orders.get(order_id), order_id, wait)
     if row is not None:
         if not may_see(request, row["client_id"]):
             raise _not_found(order_id)
-        return JSONResponse({"success": True, "order": render_order_row(row)})
+        answer = JSONResponse({"success": True, "order": render_order_row(row)})
+        res.finished.keep(order_id, row["status"], row["client_id"], bytes(answer.body))
+        return answer
     state = state_of(await order_history(res, order_id))
     if state is None or not may_see(request, state.client_id):
         raise _not_found(order_id)

@@ -10,7 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from api.auth import KeyRing
-from api.health_reports import HealthReports
+from api.finished_views import FinishedViews
+from api.health_watch import HealthWatch
 from api.order_lookup import OrderLookup
 from api.relay import LogRelay
 from api.stream_admission import StreamAdmission
@@ -31,8 +32,9 @@ class Resources:
     relay: LogRelay
     streams: StreamAdmission
     key_ring: KeyRing
+    health: HealthWatch
     archive: ArchiveSource | None = None  # the log's history once trimmed from Redis
-    health: HealthReports = field(default_factory=HealthReports)
+    finished: FinishedViews = field(default_factory=FinishedViews)
 
 
 def resources(connection: HTTPConnection) -> Resources:

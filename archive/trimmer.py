@@ -1,7 +1,8 @@
 """Trimming the log: every `interval` seconds, `XTRIM MINID` at the trim point
 (`eventlog.trim_point`: below it every group has acked, the archive holds it, and it is older
-than the retention), then the position lists of orders that finished before that point are
-deleted. A group that lags holds the point back; nothing it has not read is ever removed. Reads
+than the retention), then what Redis keeps per order for orders that finished before that
+point is deleted: the position list and the submission record (no swap of theirs is sent
+again). A group that lags holds the point back; nothing it has not read is ever removed. Reads
 that want what was trimmed find it in the archive (`eventlog.reading`)."""
 
 from __future__ import annotations
@@ -50,12 +51,15 @@ class LogTrimmer:
         point = await trim_point(self._redis, self._keys, self._retention_s)
         if point.position == "0-0":
             return Trimmed(point, 0, 0)
-        removed = int(await self._redis.xtrim(self._keys.events, minid=point.position))
+        removed = int(
+            await self._redis.xtrim(self._keys.events, minid=point.position, approximate=False)
+        )
         return Trimmed(point, removed, await self._forget_finished(point.position))
 
     async def _forget_finished(self, below: str) -> int:
-        """Delete the position lists of orders whose last event lies below `below` (every event
-        of theirs is trimmed and archived); their reads go to the archive from now on."""
+        """Delete the position lists and submission records of orders whose last event lies
+        below `below` (every event of theirs is trimmed and archived, and every group is done
+        with them); their reads go to the archive from now on."""
         score = position_score(below)
         forgotten = 0
         while True:
@@ -65,7 +69,8 @@ class LogTrimmer:
             if not ids:
                 return forgotten
             pipe = self._redis.pipeline(transaction=False)
-            pipe.delete(*(self._keys.order_positions(i.decode()) for i in ids))
+            for order_id in (i.decode() for i in ids):
+                pipe.delete(self._keys.order_positions(order_id), self._keys.submission(order_id))
             pipe.zrem(self._keys.finished_orders, *ids)
             await pipe.execute()
             forgotten += len(ids)

@@ -26,11 +26,11 @@ def part_process(part: str, scope: BenchScope) -> Iterator[subprocess.Popen[byte
         process.wait(timeout=30)
 
 
-def wait_healthy(port: int, within: float = 30) -> None:
+def wait_healthy(port: int, within: float = 30, path: str = "/health") -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(f"http://{HOST}:{port}{path}", timeout=1).status_code == 200:
                 return
         time.sleep(0.05)  # deliberate: polling a starting server, with a deadline
     raise RuntimeError("the API did not become healthy")

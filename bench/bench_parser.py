@@ -77,7 +77,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     option(
         "--seconds",
         defaults.seconds,
-        "api, query, bounded: seconds a load runs",
+        "api, query, health, bounded: seconds a load runs",
         type=float,
         metavar="S",
     )
@@ -85,6 +85,8 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     option("--runs", defaults.runs, "startup: cold and warm starts", type=int, metavar="N")
     option("--resting", defaults.resting, "resting: limit orders resting", type=int, metavar="N")
     option("--rate", defaults.rate, "bounded: orders placed per second", type=int, metavar="N")
+    option("--backlog", defaults.backlog, "health: orders waiting", type=int, metavar="N")
+    option("--url", defaults.url, "http: the base URL to load (default: an oee api of its own)")
     parser.add_argument(
         "--keys",
         action="store_true",

@@ -36,6 +36,8 @@ class BenchOptions:
     keys: bool = False
     resting: int = 10_000
     rate: int = 100
+    backlog: int = 100_000
+    url: str | None = None
 
 
 # Each suite imports its module only when it runs, so that `oee --help` stays quick.
@@ -49,6 +51,19 @@ def _api(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.placement import bench_api
 
     return bench_api(settings, options.seconds, options.keys)
+
+
+def _health(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.health import bench_health
+
+    return bench_health(settings, options.seconds, options.backlog)
+
+
+def _http(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.side_by_side import bench_side_by_side
+
+    orders = min(options.orders, 1_000)
+    return bench_side_by_side(settings, options.url, orders, options.seconds)
 
 
 def _query(settings: Settings, options: BenchOptions) -> dict[str, Any]:
@@ -119,6 +134,19 @@ SUITES: dict[str, tuple[Suite, str]] = {
         _api,
         "orders accepted/s at saturation (64 connections) and accept p50/p99 at 1,000 orders/s"
         " offered, one `oee api` process (--seconds)",
+    ),
+    "health": (
+        _health,
+        "GET /health per second and p50/p99 at saturation (64 connections, one `oee api`"
+        " process), on a fresh log and with --backlog orders waiting, each as a fraction of a"
+        " bare Starlette GET of a fixed body measured in the same run (--seconds)",
+    ),
+    "http": (
+        _http,
+        "side by side: POST /api/orders/execute, GET /api/orders/{id} and GET /health at"
+        " saturation (64 connections, --seconds each) against --url (any implementation of"
+        " this API) or an `oee api` of its own, over up to 1,000 of --orders orders it places"
+        " first, with a bare Starlette GET's ceiling measured in the same run",
     ),
     "query": (
         _query,

@@ -76,6 +76,7 @@ def consumer_config(
 async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Everything one API process holds open, opened here and closed on the way out."""
     from api.auth import KeyRing
+    from api.health_watch import HealthWatch
     from api.order_lookup import OrderLookup
     from api.relay import LogRelay
     from api.resources import Resources
@@ -95,15 +96,18 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     archive = ArchiveReader(pool.connection)
     relay = LogRelay(redis, keys, settings, archive)
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings, archive)
+    health = HealthWatch(redis, pool, keys)
     try:
         await relay.start()
         streams = StreamAdmission(settings.ws_max_streams, settings.ws_max_streams_per_client)
         key_ring = KeyRing(redis, keys, settings)
+        await health.start()
         lookup = OrderLookup(pool)
         yield Resources(
-            settings, keys, redis, pool, intake, lookup, relay, streams, key_ring, archive
+            settings, keys, redis, pool, intake, lookup, relay, streams, key_ring, health, archive
         )
     finally:
+        await health.stop()
         await relay.stop()
         await pool.close()
         await redis.aclose()

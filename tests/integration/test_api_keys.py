@@ -166,6 +166,20 @@ async def test_a_client_cannot_cancel_another_s_order_but_its_own(
     assert cancelled.status_code == 200
 
 
+async def test_an_ended_order_read_by_its_owner_is_still_not_found_for_another_client(
+    api: httpx.AsyncClient, keyed: Settings
+) -> None:
+    order_id = await place(api, ALICE)
+    await api.post(f"/api/orders/{order_id}/cancel", headers=bearer(ALICE))
+    await drain_projections(keyed)
+    for _ in range(2):  # the second answer is the one kept in memory for an ended order
+        mine = await api.get(f"/api/orders/{order_id}", headers=bearer(ALICE))
+        assert mine.json()["order"]["status"] == "cancelled"
+        refused = await api.get(f"/api/orders/{order_id}", headers=bearer(BOB))
+        assert (refused.status_code, refused.json()["code"]) == (404, "ORDER_NOT_FOUND")
+    assert (await api.get(f"/api/orders/{order_id}", headers=bearer(OPS))).status_code == 200
+
+
 async def test_metrics_count_a_client_s_own_orders_and_prometheus_is_for_operators(
     api: httpx.AsyncClient, keyed: Settings
 ) -> None:

@@ -18,11 +18,13 @@ import redis
 
 from bench.archive import bench_archive_suite
 from bench.bounded_log import bench_bounded_suite
+from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
 from bench.query import bench_query
 from bench.resting import bench_resting_suite
 from bench.scope import scope_tag_prefix
+from bench.side_by_side import bench_side_by_side
 from bench.suites import SUITES
 from eventlog.settings import Settings
 from oee.cli import main
@@ -31,6 +33,8 @@ T = TypeVar("T")
 EVERY_SUITE = (
     "eventlog",
     "api",
+    "health",
+    "http",
     "query",
     "execution",
     "projection",
@@ -118,6 +122,30 @@ def test_the_bounded_log_benchmark_places_at_its_rate_and_samples_the_memory(
     assert first["keysBytes"] > 0
     assert {"seconds", "orders", "streamLength", "keys", "usedMemory"} <= set(first)
     assert figures["archiveBytesPerOrder"] is None or figures["archiveBytesPerOrder"] > 0
+
+
+def test_the_health_benchmark_gets_every_probe_answered_fresh_and_under_a_backlog(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_health(settings, 0.5, 4_000))
+    for run in ("ceiling_fixed_get", "fresh", "with_backlog"):
+        assert figures[run]["not_200"] == 0
+        assert figures[run]["per_s"] > 0
+        assert figures[run]["p99_ms"] >= figures[run]["p50_ms"] > 0
+    assert figures["backlog_orders"] == 4_000
+    assert figures["fresh"]["of_ceiling"] > 0
+
+
+def test_the_side_by_side_benchmark_gets_every_request_answered_by_its_own_engine(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_side_by_side(settings, None, 20, 0.5))
+    assert figures["url"].startswith("http://127.0.0.1:")
+    for load in ("get_order", "health", "post_order"):
+        assert figures[load]["other_statuses"] == {}, load
+        assert figures[load]["per_s"] > 0
+    assert figures["get_order"]["of_ceiling"] > 0
+    assert figures["ceiling_fixed_get"]["per_s"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:

@@ -91,7 +91,8 @@ async def test_a_short_retention_keeps_the_stream_short_and_every_order_readable
             wave_end = orders[-1]
 
             async def trimmed_past(order_id: str = wave_end) -> bool:
-                return not await redis.exists(keys.order_positions(order_id))
+                kept = keys.order_positions(order_id), keys.submission(order_id)
+                return not await redis.exists(*kept)
 
             # Retention passed, archived, every group acked: the wave leaves Redis.
             await eventually(trimmed_past, within=30, what="the wave trimmed from Redis")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import redis.asyncio as aioredis
 
@@ -173,3 +175,29 @@ async def test_concurrent_reads_of_many_orders_each_get_their_own_order(
     assert [a.status_code for a in answers] == [200] * (len(asked) - 1) + [404]
     assert [a.json()["order"]["id"] for a in answers[:-1]] == asked[:-1]
     assert all(a.json()["order"]["position"] is not None for a in answers[:-1])
+
+
+async def test_an_ended_order_is_answered_from_memory_and_one_in_flight_is_read_fresh(
+    client: httpx.AsyncClient, migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    events = build_histories(40, seed=12)
+    last = {e.order_id: e for e in events}
+    ended = next(i for i, e in last.items() if e.type in {"OrderConfirmed", "OrderFailed"})
+    flying = next(e for e in events if e.type == "RoutingStarted").order_id
+    cut = next(e for e in events if e.order_id == flying and e.type == "RouteSelected")
+    kept = [
+        e
+        for e in events
+        if e.order_id == ended or (e.order_id == flying and e.sequence < cut.sequence)
+    ]
+    await append(redis, keys, kept)
+    await drain_projections(migrated)
+    first = {o: (await client.get(f"/api/orders/{o}")).json() for o in (ended, flying)}
+    assert first[flying]["order"]["status"] == "routing"
+
+    with psycopg.connect(migrated.require_database_url(), autocommit=True) as conn:
+        conn.execute("UPDATE orders SET amount_in = amount_in * 2")
+    again = {o: (await client.get(f"/api/orders/{o}")).json() for o in (ended, flying)}
+    assert again[ended] == first[ended]  # ended: nothing can change it, served as it was
+    doubled = Decimal(first[flying]["order"]["amountIn"]) * 2
+    assert Decimal(again[flying]["order"]["amountIn"]) == doubled  # in flight: read fresh

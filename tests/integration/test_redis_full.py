@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -54,9 +55,13 @@ async def test_a_full_redis_is_503_and_unhealthy_and_a_consumer_survives_until_i
             )
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "1"
-            health = await api.get("/health")
-            assert health.status_code == 503
-            assert health.json()["checks"]["redis"]["status"] == "full"
+
+            async def unhealthy() -> dict[str, Any]:
+                health = await api.get("/health")
+                return health.json() if health.status_code == 503 else {}
+
+            found = await eventually(unhealthy, within=2, what="/health to say Redis is full")
+            assert found["checks"]["redis"]["status"] == "full"
             await eventually(lambda: consumer.stats.store_retries >= 2, what="refused reads")
             assert not running.done()  # refused, and retried in place: it did not die of it
 
@@ -65,7 +70,11 @@ async def test_a_full_redis_is_503_and_unhealthy_and_a_consumer_survives_until_i
                 "/api/orders/execute", json=ORDER, headers={"Idempotency-Key": "full-1"}
             )
             assert retried.status_code == 202
-            assert (await api.get("/health")).status_code == 200
+
+            async def healthy() -> bool:
+                return (await api.get("/health")).status_code == 200
+
+            await eventually(healthy, within=2, what="/health healthy again")
             await eventually(lambda: len(handled) == 2, what="the retried order to be handled")
             stop.set()
             await running

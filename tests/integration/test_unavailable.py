@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.process_readings import free_port
 from eventlog.settings import Settings
 from tests.support.in_process_api import in_process_api
+from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
+from tests.support.small_redis import small_redis
 
 
 @pytest.fixture
@@ -157,3 +162,35 @@ async def test_health_names_what_is_down_but_no_host_or_port_and_logs_the_error_
     assert len([m for m in logged if "redis is down" in m and str(redis_port) in m]) == 1
     # PostgreSQL's pool only times out (it logs why itself).
     assert len([m for m in logged if "postgres is down" in m]) == 1
+
+
+async def test_health_probes_cost_no_store_round_trip_and_a_redis_gone_is_503_within_a_second(
+    make_settings: MakeSettings, migrated: Settings
+) -> None:
+    with small_redis() as url:
+        settings = make_settings(redis_url=url)
+        server = aioredis.Redis.from_url(url)
+        async with in_process_api(settings) as client:
+            before = await _probe_writes(server)
+            answers = [await client.get("/health") for _ in range(200)]
+            assert {a.status_code for a in answers} == {200}
+            # The background check's writes, a handful a second: not one per probe.
+            assert await _probe_writes(server) - before < 100
+
+            with contextlib.suppress(RedisConnectionError):
+                await server.shutdown(nosave=True)
+
+            async def down() -> bool:
+                answer = await client.get("/health")
+                return answer.status_code == 503 and answer.json()["checks"]["redis"] == {
+                    "status": "down",
+                    "error": "Redis did not answer",
+                }
+
+            await eventually(down, within=1.5, what="/health to say Redis is down")
+        await server.aclose()
+
+
+async def _probe_writes(server: aioredis.Redis) -> int:
+    stats: Any = await server.info("commandstats")
+    return int(stats.get("cmdstat_set", {}).get("calls", 0))

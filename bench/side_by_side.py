@@ -1,0 +1,91 @@
+"""The HTTP load any implementation of this API can take, for side-by-side figures: against
+`--url` (another deployment, or another implementation of the same paths and envelopes), or,
+without it, against an `oee api` with a processor and a projector of its own. It places
+--orders orders one by one (their ids are what the GETs read), then runs at saturation
+(64 connections, --seconds each): POST /api/orders/execute, GET /api/orders/{id} over those
+orders, GET /health; and the machine's ceiling in the same run (a bare Starlette GET of a
+fixed body, `bench.ceiling_app`), under the same load generator."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from bench.api_process import part_process, wait_healthy
+from bench.health import CONNECTIONS, ceiling_server
+from bench.http_load import LoadResult, closed_loop, get, post_json, run_load
+from bench.percentile import percentile
+from bench.scope import HOST, bench_scope
+from eventlog.settings import Settings
+
+ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.01"}
+
+
+def _figures(result: LoadResult, accepted: int, ceiling: float | None) -> dict[str, Any]:
+    per_second = result.statuses.get(accepted, 0) / result.elapsed_s
+    figures: dict[str, Any] = {
+        "per_s": round(per_second),
+        "p50_ms": round(percentile(result.latencies_ms, 0.50), 2),
+        "p99_ms": round(percentile(result.latencies_ms, 0.99), 2),
+        "other_statuses": {str(k): v for k, v in result.statuses.items() if k != accepted},
+    }
+    if ceiling:
+        figures["of_ceiling"] = round(per_second / ceiling, 3)
+    return figures
+
+
+def _load(host: str, port: int, make: Callable[[int], bytes], seconds: float) -> LoadResult:
+    return run_load(closed_loop(host, port, make, connections=CONNECTIONS, seconds=seconds))
+
+
+@contextlib.contextmanager
+def _own_engine(settings: Settings) -> Iterator[str]:
+    with (
+        bench_scope(settings) as scope,
+        part_process("api", scope),
+        part_process("process", scope),
+        part_process("project", scope),
+    ):
+        wait_healthy(scope.settings.port)
+        yield f"http://{HOST}:{scope.settings.port}"
+
+
+def _run(url: str, orders: int, seconds: float, ceiling: float) -> dict[str, Any]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or HOST, parts.port or 80
+    with httpx.Client(base_url=url, timeout=10) as client:
+        ids = [
+            client.post("/api/orders/execute", json=ORDER).json()["orderId"] for _ in range(orders)
+        ]
+    rng = random.Random(3)
+    reads = [get(host, f"/api/orders/{rng.choice(ids)}") for _ in range(10_000)]
+    place = post_json(host, "/api/orders/execute", orjson.dumps(ORDER))
+    health = get(host, "/health")
+    return {
+        "url": url,
+        "get_order": _figures(
+            _load(host, port, lambda n: reads[n % len(reads)], seconds), 200, ceiling
+        ),
+        "health": _figures(_load(host, port, lambda n: health, seconds), 200, ceiling),
+        "post_order": _figures(_load(host, port, lambda n: place, seconds), 202, None),
+    }
+
+
+def bench_side_by_side(
+    settings: Settings, url: str | None, orders: int, seconds: float
+) -> dict[str, Any]:
+    with ceiling_server() as ceiling_port:
+        fixed = get(HOST, "/fixed")
+        ceiling = _figures(_load(HOST, ceiling_port, lambda n: fixed, seconds), 200, None)
+    if url is not None:
+        figures = _run(url.rstrip("/"), orders, seconds, ceiling["per_s"])
+    else:
+        with _own_engine(settings) as own:
+            figures = _run(own, orders, seconds, ceiling["per_s"])
+    return {"ceiling_fixed_get": ceiling, **figures}
