@@ -21,6 +21,8 @@ Borrow = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]
 
 _COLUMNS = "position_ms, position_seq, order_id, type, data"
 _ORDER = "ORDER BY position_ms, position_seq"
+# An order's partition for a split replay: its id's last 32 bits, as the log reader takes them.
+_PARTITION = "('x' || lpad(right(order_id::text, 8), 16, '0'))::bit(64)::bigint"
 
 
 def lend(conn: AsyncConnection[Any]) -> Borrow:
@@ -55,14 +57,17 @@ class ArchiveReader:
             cursor = await conn.execute(statement, params)
             return await cursor.fetchall()
 
-    async def entries_between(self, after: str | None, before: str, count: int) -> list[Entry]:
+    async def entries_between(
+        self, after: str | None, before: str, count: int, part: int = 0, parts: int = 1
+    ) -> list[Entry]:
         low = position_key(after) if after is not None else (-1, -1)
+        share = f" AND {_PARTITION} %% %s = %s" if parts > 1 else ""
         rows = await self._rows(
             f"SELECT {_COLUMNS} FROM {{table}}"
             " WHERE (position_ms, position_seq) > (%s, %s)"
-            " AND (position_ms, position_seq) < (%s, %s)"
+            f" AND (position_ms, position_seq) < (%s, %s){share}"
             f" {_ORDER} LIMIT %s",
-            [*low, *position_key(before), count],
+            [*low, *position_key(before), *((parts, part) if parts > 1 else ()), count],
         )
         return [_entry(row) for row in rows]
 

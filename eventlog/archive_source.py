@@ -13,9 +13,12 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 class ArchiveSource(Protocol):
-    async def entries_between(self, after: str | None, before: str, count: int) -> list[Entry]:
+    async def entries_between(
+        self, after: str | None, before: str, count: int, part: int = 0, parts: int = 1
+    ) -> list[Entry]:
         """Up to `count` entries after position `after` (None: from the start) and before
-        `before`, in log order."""
+        `before`, in log order; with `parts` > 1 only those of orders in partition `part`
+        (`projections.log_reader.partition_of`)."""
 
     async def order_entries(self, order_id: uuid.UUID) -> list[Entry]:
         """Every archived entry of one order, in log order."""

@@ -130,6 +130,41 @@ async def entries_after(
     return older + list(held)[: count - len(older)]
 
 
+async def archived_after(
+    redis: aioredis.Redis,
+    keys: Keys,
+    archive: ArchiveSource,
+    after: str | None,
+    count: int,
+    part_of: tuple[int, int, str],
+) -> tuple[list[Entry], str | None]:
+    """Up to `count` archived entries of one partition (`part`, `parts`) after `after`, below
+    the oldest entry Redis holds (returned too) and up to `end`; none once Redis holds what
+    follows `after`."""
+    first = await first_kept(redis, keys)
+    if first is None or (after is not None and position_key(after) >= position_key(first)):
+        return [], first
+    part, parts, end = part_of
+    bound = first if end == "+" or position_key(end) >= position_key(first) else _past(end)
+    return await archive.entries_between(after, bound, count, part, parts), first
+
+
+async def held_after(
+    redis: aioredis.Redis, keys: Keys, after: str | None, count: int, end: str
+) -> tuple[list[Entry], str | None]:
+    """Up to `count` entries Redis holds after `after` up to `end`, and the oldest entry it
+    holds when it was trimmed: one MULTI, so a trim cannot slip between the two."""
+    low = "-" if after is None else f"({after}"
+    pipe = redis.pipeline(transaction=True)
+    pipe.xinfo_stream(keys.events)
+    pipe.xrange(keys.events, min=low, max=end, count=count)
+    try:
+        info, held = await pipe.execute()
+    except ResponseError:  # no log yet
+        return [], None
+    return list(held), _first_kept(info)
+
+
 def _past(position: str) -> str:
     ms, seq = position_key(position)
     return f"{ms}-{seq + 1}"

@@ -26,7 +26,7 @@ def _report(count: int) -> None:
     print(f"progress {count}", flush=True)
 
 
-async def _run(settings: Settings, argv: list[str]) -> tuple[int, list[Skipped]]:
+async def _run(settings: Settings, argv: list[str]) -> tuple[tuple[int, int], list[Skipped]]:
     schema, part, parts, end, chunk, *names = argv
     async with replay_clients(settings) as (redis, conn, archive):
         return await replay_partition(
@@ -46,10 +46,10 @@ async def _run(settings: Settings, argv: list[str]) -> tuple[int, list[Skipped]]
 
 def main() -> None:
     with fewer_collections():
-        read, skipped = asyncio.run(_run(Settings.from_env(), sys.argv[1:]))
+        (held, archived), skipped = asyncio.run(_run(Settings.from_env(), sys.argv[1:]))
     for entry in skipped:
         print(f"skipped {orjson.dumps(entry.as_dict()).decode()}", flush=True)
-    print(f"done {read}", flush=True)
+    print(f"done {held} {archived}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,15 +13,21 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
-from eventlog.archive_source import ArchiveSource
-from eventlog.codec import Recorded
+from eventlog.archive_source import ArchiveSource, Entry
+from eventlog.codec import Recorded, position_key
 from eventlog.keys import Keys
-from eventlog.reading import entries_after
+from eventlog.reading import archived_after, held_after
 from projections.appliable import Skipped, decode_appliable
 
 
 def partition_of(order_id: bytes, parts: int) -> int:
-    return zlib.crc32(order_id) % parts
+    """The partition of an order: its id's last 32 bits (uuids are random there), modulo
+    `parts`; the archive computes the same in SQL (`archive.reader`). An id that is not hex
+    (an undecodable entry, never archived) goes by its CRC."""
+    try:
+        return int(order_id[-8:], 16) % parts
+    except ValueError:
+        return zlib.crc32(order_id) % parts
 
 
 class LogReader:
@@ -40,18 +46,33 @@ class LogReader:
         self._redis = redis
         self._keys = keys
         self._archive = archive
+        self._archive_done = archive is None
+        self._archived_below: str | None = None  # Redis's oldest entry when the archive was read
         self._chunk = chunk
         self._end = end or "+"
+        self._part_of = (part, parts, self._end)
         self._part = part
         self._parts = parts
         self.position = after  # the last position read
-        self.read = 0  # entries read (in every partition)
+        self.read = 0  # entries read: every one Redis held, archived ones of this partition only
+        self.archived_read = 0  # of them, from the archive
         self.skipped: list[Skipped] = []  # entries of this partition a projection cannot apply
 
     async def _fetch(self, after: str | None) -> tuple[list[Recorded], str | None, int]:
-        entries = await entries_after(
-            self._redis, self._keys, after, self._chunk, self._archive, self._end
-        )
+        entries: list[Entry] = []
+        if self._archive is not None and not self._archive_done:
+            # This partition's share of what was trimmed, filtered by the archive itself.
+            entries, self._archived_below = await archived_after(
+                self._redis, self._keys, self._archive, after, self._chunk, self._part_of
+            )
+            self._archive_done = not entries
+            if entries:
+                self.archived_read += len(entries)
+                return self._decode(entries), entries[-1][0].decode(), len(entries)
+        entries, first = await held_after(self._redis, self._keys, after, self._chunk, self._end)
+        if self._trimmed_since_archive_read(after, first):
+            self._archive_done = False  # what was trimmed meanwhile is the archive's to give
+            return await self._fetch(after)
         if not entries:
             return [], after, 0
         last, count = entries[-1][0].decode(), len(entries)
@@ -60,7 +81,20 @@ class LogReader:
             entries = [
                 e for e in entries if partition_of(e[1].get(b"order_id", b""), parts) == part
             ]
-        return decode_appliable(entries, self.skipped), last, count
+        return self._decode(entries), last, count
+
+    def _trimmed_since_archive_read(self, after: str | None, first: str | None) -> bool:
+        """Whether entries after `after` left Redis after the archive was last asked for them
+        (an archive without them, a log trimmed by hand, is not asked again)."""
+        if self._archive is None or first is None:
+            return False
+        if after is not None and position_key(after) >= position_key(first):
+            return False
+        below = self._archived_below
+        return below is None or position_key(first) > position_key(below)
+
+    def _decode(self, entries: list[Entry]) -> list[Recorded]:
+        return decode_appliable(entries, self.skipped)
 
     async def chunks(self) -> AsyncIterator[list[Recorded]]:
         """Chunks until the log (or `end`) is reached; a chunk may be empty in a partition."""
@@ -72,7 +106,7 @@ class LogReader:
                     return
                 self.position = last
                 self.read += count
-                if count < self._chunk or last == self._end:
+                if last == self._end:
                     yield batch
                     return
                 ahead = asyncio.ensure_future(self._fetch(self.position))

@@ -203,11 +203,13 @@ async def _load_partitions(
         for part in range(1, workers)
     ]
 
-    async def follow(part: int, child: asyncio.subprocess.Process) -> tuple[int, list[Skipped]]:
+    async def follow(
+        part: int, child: asyncio.subprocess.Process
+    ) -> tuple[tuple[int, int], list[Skipped]]:
         assert child.stdout is not None
         assert child.stderr is not None
         errors_read = asyncio.ensure_future(child.stderr.read())  # never let its pipe fill up
-        read = None
+        read: tuple[int, int] | None = None
         skipped: list[Skipped] = []
         async for line in child.stdout:
             kind, _, value = line.decode().partition(" ")
@@ -217,7 +219,8 @@ async def _load_partitions(
                 entry = orjson.loads(value)
                 skipped.append(Skipped(entry["position"], entry["orderId"], entry["reason"]))
             elif kind == "done":
-                read = int(value)
+                held, archived = value.split()
+                read = int(held), int(archived)
         errors = await errors_read
         code = await child.wait()
         if code != 0 or read is None:
@@ -254,7 +257,9 @@ async def _load_partitions(
                 await child.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
     skipped = [entry for _, entries in results for entry in entries]
-    return max(read for read, _ in results), skipped
+    # Every partition read all Redis held, and its own share of the archive.
+    held = max(held for (held, _), _ in results)
+    return held + sum(archived for (_, archived), _ in results), skipped
 
 
 async def _discard(conn: AsyncConnection, schemas: ShadowSchemas) -> None:

@@ -32,9 +32,10 @@ async def replay_partition(
     chunk: int,
     report: Callable[[int], None],
     archive: ArchiveSource | None = None,
-) -> tuple[int, list[Skipped]]:
+) -> tuple[tuple[int, int], list[Skipped]]:
     """Load this partition's events up to `end` into `schema` over `conn`; returns the entries
-    read (of every partition) and this partition's entries that could not be applied."""
+    read from Redis (of every partition) and from the archive (of this partition only), and this
+    partition's entries that could not be applied."""
     projections = select_projections(names)
     await use_schema(conn, schema)
     await skip_commit_flush(conn)
@@ -47,4 +48,4 @@ async def replay_partition(
         report(len(batch))
     for load in loads:
         await load.finish(conn)
-    return reader.read, reader.skipped
+    return (reader.read - reader.archived_read, reader.archived_read), reader.skipped
