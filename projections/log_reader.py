@@ -48,6 +48,7 @@ class LogReader:
         self._archive = archive
         self._archive_done = archive is None
         self._archived_below: str | None = None  # Redis's oldest entry when the archive was read
+        self._from_archive = False  # whether the last page came from the archive
         self._chunk = chunk
         self._end = end or "+"
         self._part_of = (part, parts, self._end)
@@ -66,9 +67,11 @@ class LogReader:
                 self._redis, self._keys, self._archive, after, self._chunk, self._part_of
             )
             self._archive_done = not entries
+            self._from_archive = bool(entries)
             if entries:
                 self.archived_read += len(entries)
                 return self._decode(entries), entries[-1][0].decode(), len(entries)
+        self._from_archive = False
         entries, first = await held_after(self._redis, self._keys, after, self._chunk, self._end)
         if self._trimmed_since_archive_read(after, first):
             self._archive_done = False  # what was trimmed meanwhile is the archive's to give
@@ -106,7 +109,10 @@ class LogReader:
                     return
                 self.position = last
                 self.read += count
-                if last == self._end:
+                # A short page of Redis's is its end now; a short archive page is not (it holds
+                # only this partition's share), and Redis's entries follow it.
+                short = count < self._chunk and not self._from_archive
+                if short or last == self._end:
                     yield batch
                     return
                 ahead = asyncio.ensure_future(self._fetch(self.position))
