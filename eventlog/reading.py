@@ -104,30 +104,19 @@ async def entries_after(
     after: str | None,
     count: int,
     archive: ArchiveSource | None = None,
-    end: str = "+",
 ) -> list[Entry]:
-    """Up to `count` raw entries after position `after` (None: from the start) up to `end`:
-    from the archive below the oldest entry Redis holds (when it has been trimmed), then from
-    Redis."""
-    low = "-" if after is None else f"({after}"
+    """Up to `count` raw entries after position `after` (None: from the start): from the
+    archive below the oldest entry Redis holds (when it has been trimmed), then from Redis."""
     if archive is None:
-        found: Any = await redis.xrange(keys.events, min=low, max=end, count=count)
+        low = "-" if after is None else f"({after}"
+        found: Any = await redis.xrange(keys.events, min=low, max="+", count=count)
         return list(found)
-    pipe = redis.pipeline(transaction=True)  # a trim between the two would open a gap
-    pipe.xinfo_stream(keys.events)
-    pipe.xrange(keys.events, min=low, max=end, count=count)
-    try:
-        info, held = await pipe.execute()
-    except ResponseError:  # no log yet
-        return []
-    first = _first_kept(info)
-    if first is None or (after is not None and position_key(after) >= position_key(first)):
-        return list(held)
-    bound = first if end == "+" or position_key(end) >= position_key(first) else _past(end)
-    older = await archive.entries_between(after, bound, count)
-    if len(older) == count or bound != first:
-        return older
-    return older + list(held)[: count - len(older)]
+    held, first = await held_after(redis, keys, after, count, "+")
+    if not trimmed_after(after, first):
+        return held
+    assert first is not None
+    older = await archive.entries_between(after, first, count)
+    return older if len(older) == count else older + held[: count - len(older)]
 
 
 async def archived_after(
@@ -142,8 +131,9 @@ async def archived_after(
     the oldest entry Redis holds (returned too) and up to `end`; none once Redis holds what
     follows `after`."""
     first = await first_kept(redis, keys)
-    if first is None or (after is not None and position_key(after) >= position_key(first)):
+    if not trimmed_after(after, first):
         return [], first
+    assert first is not None
     part, parts, end = part_of
     bound = first if end == "+" or position_key(end) >= position_key(first) else _past(end)
     return await archive.entries_between(after, bound, count, part, parts), first
@@ -163,6 +153,14 @@ async def held_after(
     except ResponseError:  # no log yet
         return [], None
     return list(held), _first_kept(info)
+
+
+def trimmed_after(after: str | None, first: str | None) -> bool:
+    """Whether entries that follow `after` (None: the start) were trimmed, Redis now holding
+    from `first` (None: everything ever appended)."""
+    if first is None:
+        return False
+    return after is None or position_key(after) < position_key(first)
 
 
 def _past(position: str) -> str:

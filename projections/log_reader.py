@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from eventlog.archive_source import ArchiveSource, Entry
 from eventlog.codec import Recorded, position_key
 from eventlog.keys import Keys
-from eventlog.reading import archived_after, held_after
+from eventlog.reading import archived_after, held_after, trimmed_after
 from projections.appliable import Skipped, decode_appliable
 
 
@@ -89,9 +89,7 @@ class LogReader:
     def _trimmed_since_archive_read(self, after: str | None, first: str | None) -> bool:
         """Whether entries after `after` left Redis after the archive was last asked for them
         (an archive without them, a log trimmed by hand, is not asked again)."""
-        if self._archive is None or first is None:
-            return False
-        if after is not None and position_key(after) >= position_key(first):
+        if self._archive is None or first is None or not trimmed_after(after, first):
             return False
         below = self._archived_below
         return below is None or position_key(first) > position_key(below)
