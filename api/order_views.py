@@ -95,6 +95,11 @@ def render_state(state: OrderState, position: str | None = None) -> dict[str, An
     return render_order(fields, position)
 
 
+def order_answer(state: OrderState, position: str | None) -> bytes:
+    """The whole answer of `GET /api/orders/{id}` for an order's folded state, encoded."""
+    return orjson.dumps({"success": True, "order": render_state(state, position)}, default=str)
+
+
 def render_event(
     *,
     position: str,

@@ -26,7 +26,7 @@ from api.auth import caller_of, client_id_of, may_see
 from api.order_ids import parse_order_id
 from api.order_log import logged_events, order_history, owns, state_of
 from api.order_lookup import ORDER_VIEW_SELECT, fetch_rows
-from api.order_views import render_event_row, render_order_row, render_recorded, render_state
+from api.order_views import order_answer, render_event_row, render_order_row, render_recorded
 from api.resources import resources
 from api.responses import ApiError, JSONResponse
 from schema.statuses import OrderStatus
@@ -83,6 +83,12 @@ async def get_order(request: Request) -> Response:
         if not may_see(request, finished.client_id):
             raise _not_found(order_id)
         return Response(finished.body, media_type="application/json")
+    live = res.live.answer(order_id)  # followed from its placement by this process's relay
+    if live is not None:
+        owner, body = live
+        if not may_see(request, owner):
+            raise _not_found(order_id)
+        return Response(body, media_type="application/json")
     wait = res.settings.api_store_timeout_seconds
     row = await _unless_unreachable(res.orders.get(order_id), order_id, wait)
     if row is not None:
@@ -90,11 +96,14 @@ async def get_order(request: Request) -> Response:
             raise _not_found(order_id)
         answer = JSONResponse({"success": True, "order": render_order_row(row)})
         res.finished.keep(order_id, row["status"], row["client_id"], bytes(answer.body))
+        res.live.answered_elsewhere(order_id, row["sequence"])
         return answer
-    state = state_of(await order_history(res, order_id))
+    history = await order_history(res, order_id)
+    state = state_of(history)
     if state is None or not may_see(request, state.client_id):
         raise _not_found(order_id)
-    return JSONResponse({"success": True, "order": render_state(state)})
+    res.live.answered_elsewhere(order_id, state.sequence)
+    return Response(order_answer(state, history[-1].position), media_type="application/json")
 
 
 async def get_order_events(request: Request) -> Response:

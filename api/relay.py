@@ -38,7 +38,7 @@ from api.stream_messages import (
 from api.subscription import Subscription
 from eventlog.archive_source import ArchiveSource
 from eventlog.cancelling import cancel_until_done
-from eventlog.codec import UndecodableEntryError, decode
+from eventlog.codec import Recorded, UndecodableEntryError, decode
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 
@@ -83,6 +83,7 @@ class LogRelay:
         # other requests.
         self.catch_up_slots = asyncio.Semaphore(settings.ws_catch_up_slots)
         self.position = "0-0"  # every event up to here has been offered to the subscribers
+        self._listeners: list[Callable[[Recorded], None]] = []
 
     @property
     def running(self) -> bool:
@@ -92,6 +93,11 @@ class LogRelay:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
+
+    def listen(self, listener: Callable[[Recorded], None]) -> None:
+        """Call `listener` with every event read, in log order, before the sockets are offered it
+        (the process's in-memory read models follow the log this way)."""
+        self._listeners.append(listener)
 
     async def start(self) -> None:
         """Start reading in the background; sockets are refused until the reader has a position
@@ -207,6 +213,8 @@ class LogRelay:
         except UndecodableEntryError as exc:
             logger.error("relay skips entry at position %s: %s", self.position, exc)
             return
+        for listener in self._listeners:
+            listener(recorded)
         self._offer(self._all, message)
         if self._all_of_client:  # keys on and a client watching: only then are owners needed
             self.owners.learn(recorded.event)

@@ -3,7 +3,7 @@ app's lifespan, closed at shutdown."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from api.auth import KeyRing
 from api.finished_views import FinishedViews
 from api.health_watch import HealthWatch
+from api.live_orders import LiveOrders
 from api.order_lookup import OrderLookup
 from api.relay import LogRelay
 from api.stream_admission import StreamAdmission
@@ -33,8 +34,9 @@ class Resources:
     streams: StreamAdmission
     key_ring: KeyRing
     health: HealthWatch
+    finished: FinishedViews
+    live: LiveOrders
     archive: ArchiveSource | None = None  # the log's history once trimmed from Redis
-    finished: FinishedViews = field(default_factory=FinishedViews)
 
 
 def resources(connection: HTTPConnection) -> Resources:

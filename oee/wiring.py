@@ -76,8 +76,11 @@ def consumer_config(
 async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Everything one API process holds open, opened here and closed on the way out."""
     from api.auth import KeyRing
+    from api.finished_views import FinishedViews
     from api.health_watch import HealthWatch
+    from api.live_orders import LiveOrders
     from api.order_lookup import OrderLookup
+    from api.order_views import order_answer
     from api.relay import LogRelay
     from api.resources import Resources
     from api.stream_admission import StreamAdmission
@@ -95,6 +98,9 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     keys = Keys(settings.key_prefix)
     archive = ArchiveReader(pool.connection)
     relay = LogRelay(redis, keys, settings, archive)
+    finished = FinishedViews()
+    live = LiveOrders(finished, order_answer, lambda: relay.running)
+    relay.listen(live.learn)
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings, archive)
     health = HealthWatch(redis, pool, keys)
     try:
@@ -104,7 +110,19 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
         await health.start()
         lookup = OrderLookup(pool)
         yield Resources(
-            settings, keys, redis, pool, intake, lookup, relay, streams, key_ring, health, archive
+            settings,
+            keys,
+            redis,
+            pool,
+            intake,
+            lookup,
+            relay,
+            streams,
+            key_ring,
+            health,
+            finished,
+            live,
+            archive,
         )
     finally:
         await health.stop()
