@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import uvicorn
@@ -56,3 +57,9 @@ def serve(app: ASGIApp, settings: Settings, **overrides: Any) -> None:
     """Run the API in this process until it is signalled to stop."""
     with fewer_collections(SERVING_THRESHOLD):
         uvicorn.run(app, **server_options(settings, **overrides))
+
+
+def serve_on(listener: socket.socket, app: ASGIApp, settings: Settings) -> None:
+    """Run the API in this process on a socket already listening (one of several workers)."""
+    with fewer_collections(SERVING_THRESHOLD):
+        uvicorn.Server(uvicorn.Config(app, **server_options(settings))).run(sockets=[listener])

@@ -30,6 +30,10 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
     from api.serving import serve
     from oee.wiring import api_app
 
+    if args.workers > 1:
+        from oee.api_workers import serve_workers
+
+        return serve_workers(settings, args.workers)
     serve(api_app(settings), settings)
     return 0
 
@@ -129,6 +133,12 @@ def settings_help(command: str) -> str:
     return "\n".join(lines)
 
 
+def _positive(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 64):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 64")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oee", description="Order execution engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,7 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         return part
 
     command("up", "run everything on this machine (embedded servers by default)")
-    command("api", "run the HTTP and WebSocket API")
+    api = command("api", "run the HTTP and WebSocket API")
+    api.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="API processes sharing the port, each a whole API (default: 1)",
+    )
     for name, text in (("process", "run an execution processor"), ("project", "run projectors")):
         part = command(name, text)
         part.add_argument("--name", help="consumer name (default: host and pid)")

@@ -1,0 +1,118 @@
+"""`oee api --workers N`: N API processes serving one port, for the CPU one process cannot give.
+
+Each worker is a whole API process (its own connections, log relay, live orders and limits) that
+listens on the port with SO_REUSEPORT, so the kernel spreads new connections over the workers
+evenly. The parent only supervises: a worker that dies is replaced, unless workers keep dying
+within their first seconds (the API cannot start: a port taken, a setting refused), which stops
+them all; SIGTERM or SIGINT stops every worker gracefully and waits for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import cast
+
+from eventlog.settings import Settings
+from oee.processes import parent_death_signal
+
+logger = logging.getLogger(__name__)
+
+STARTING_S = 5.0  # a worker that exits sooner than this after its start exited "at start"
+EARLY_EXITS = 3  # so many exits at start in a row stop them all: the API cannot start
+LISTEN_BACKLOG = 2048
+
+
+class PortInUseError(OSError):
+    def __init__(self, host: str, port: int, reason: OSError) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason.strerror or reason}")
+
+
+def shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` that other processes may open too (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((host, port))
+        listener.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        listener.close()
+        raise PortInUseError(host, port, exc) from exc
+    return listener
+
+
+def _worker(settings: Settings, arm_parent_death: Callable[[], None]) -> None:
+    from api.serving import serve_on
+    from oee.wiring import api_app
+
+    for sig in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handlers, forked with it
+        signal.signal(sig, signal.SIG_DFL)
+    arm_parent_death()  # never outlive the supervisor
+    serve_on(shared_listener(settings.host, settings.port), api_app(settings), settings)
+
+
+def serve_workers(settings: Settings, workers: int) -> int:
+    """Run `workers` API processes on the settings' port until signalled; the exit status."""
+    shared_listener(settings.host, settings.port).close()  # the port is free (or ours to share)
+    context = multiprocessing.get_context("fork")  # each worker starts from this parsed state
+    running: dict[int, tuple[BaseProcess, float]] = {}
+    stopping = False
+    arm_parent_death = parent_death_signal(signal.SIGTERM)  # armed in each worker, for this pid
+
+    def start() -> None:
+        process = context.Process(
+            target=_worker, args=(settings, arm_parent_death), name="oee-api-worker"
+        )
+        process.start()
+        assert process.sentinel is not None
+        running[process.sentinel] = (process, time.monotonic())
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process, _ in running.values():
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    status = early_exits = 0
+    try:
+        for _ in range(workers):
+            start()
+        logger.info("%s API workers on %s:%s", workers, settings.host, settings.port)
+        while running:
+            for sentinel in wait(list(running)):
+                process, started = running.pop(cast(int, sentinel))
+                process.join()
+                if stopping:
+                    continue
+                early_exits = early_exits + 1 if time.monotonic() - started < STARTING_S else 0
+                if early_exits >= EARLY_EXITS:
+                    logger.error(
+                        "API workers keep exiting at start (the last, %s, with %s); stopping",
+                        process.pid,
+                        process.exitcode,
+                    )
+                    status = 1
+                    stop(signal.SIGTERM, None)
+                    continue
+                logger.warning(
+                    "API worker %s exited (%s); starting another", process.pid, process.exitcode
+                )
+                start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status
