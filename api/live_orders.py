@@ -24,7 +24,7 @@ from schema.events import OrderPlaced
 from schema.order_state import OrderState, OutOfOrderEventError, apply
 from schema.statuses import TERMINAL_STATUSES
 
-ORDERS_FOLLOWED = 20_000  # orders in flight kept; each about 2-3 KB with its quotes
+ORDERS_FOLLOWED = 10_000  # orders in flight kept; each 3-5 KB with its quotes
 FLOORS_KEPT = 10_000
 _TERMINAL = frozenset(TERMINAL_STATUSES)
 
@@ -69,14 +69,15 @@ class LiveOrders:
         except OutOfOrderEventError:  # an event missed (a gap in what the relay read)
             self._orders.pop(event.order_id, None)
             return
+        position = recorded.position
         if state.status in _TERMINAL:
             self._orders.pop(event.order_id, None)
             self._floors.pop(event.order_id, None)
             self._finished.keep_later(
-                event.order_id, state.client_id, lambda: self._render(state, recorded.position)
+                event.order_id, state.client_id, lambda: self._render(state, position)
             )
             return
-        self._orders[event.order_id] = _Followed(state, recorded.position)
+        self._orders[event.order_id] = _Followed(state, position)
         self._orders.move_to_end(event.order_id)
         if len(self._orders) > self._limit:
             self._orders.popitem(last=False)

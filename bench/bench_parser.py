@@ -84,7 +84,13 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     option("--clients", defaults.clients, "websocket: sockets", type=int, metavar="N")
     option("--runs", defaults.runs, "startup: cold and warm starts", type=int, metavar="N")
     option("--resting", defaults.resting, "resting: limit orders resting", type=int, metavar="N")
-    option("--rate", defaults.rate, "bounded: orders placed per second", type=int, metavar="N")
+    option(
+        "--rate",
+        defaults.rate,
+        "bounded: orders placed per second (100 unless given); e2e: the full rate (1,000)",
+        type=int,
+        metavar="N",
+    )
     option("--backlog", defaults.backlog, "health: orders waiting", type=int, metavar="N")
     option("--url", defaults.url, "http: the base URL to load (default: an oee api of its own)")
     parser.add_argument(

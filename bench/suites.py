@@ -35,7 +35,7 @@ class BenchOptions:
     runs: int = 3
     keys: bool = False
     resting: int = 10_000
-    rate: int = 100
+    rate: int | None = None  # bounded: 100, e2e: 1,000
     backlog: int = 100_000
     url: str | None = None
 
@@ -106,7 +106,17 @@ def _archive(settings: Settings, options: BenchOptions) -> dict[str, Any]:
 def _bounded(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.bounded_log import bench_bounded_suite
 
-    return bench_bounded_suite(settings, options.rate, options.seconds)
+    return bench_bounded_suite(settings, options.rate or 100, options.seconds)
+
+
+def _e2e(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.end_to_end import bench_end_to_end
+
+    rate = options.rate or 1_000
+    return {
+        "full_rate": bench_end_to_end(settings, rate, options.seconds),
+        "half_rate": bench_end_to_end(settings, rate / 2, options.seconds),
+    }
 
 
 def _market(settings: Settings, options: BenchOptions) -> dict[str, Any]:
@@ -157,6 +167,14 @@ SUITES: dict[str, tuple[Suite, str]] = {
         _execution,
         "orders executed end to end per second, latency p50/p99, CPU per order and peak memory,"
         " --orders orders through each count of --processors processor processes",
+    ),
+    "e2e": (
+        _e2e,
+        "end to end through one API, one processor and one projector process (venues without"
+        " latency, limits lifted): placements offered at --rate/s (1,000 unless given) for"
+        " --seconds, then at half that rate; accepted and confirmed per second, the backlog when"
+        " the offer ended, accept to confirmed on the WebSocket and to confirmed through GET"
+        " p50/p99, CPU seconds of each process (Redis and PostgreSQL too) and peak RSS",
     ),
     "projection": (
         _projection,

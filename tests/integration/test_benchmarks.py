@@ -18,6 +18,7 @@ import redis
 
 from bench.archive import bench_archive_suite
 from bench.bounded_log import bench_bounded_suite
+from bench.end_to_end import bench_end_to_end
 from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
@@ -37,6 +38,7 @@ EVERY_SUITE = (
     "http",
     "query",
     "execution",
+    "e2e",
     "projection",
     "websocket",
     "resting",
@@ -154,6 +156,22 @@ def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) 
         assert sum(figures[run]["outcomes"].values()) == 200
         assert 0 < figures[run]["raydium_sol_price_low_vs_start"] <= 1
     assert figures["without_arbitrage"]["arbitrage_share"] == 0
+
+
+def test_the_end_to_end_benchmark_sees_every_order_it_places_confirmed(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_end_to_end(settings, 100, 2))
+    assert figures["accepted"] == 200
+    assert figures["refused"] == {}
+    assert figures["confirmed"] == 200  # each seen confirmed on the global stream
+    assert figures["accept_to_confirmed_ws"]["count"] == 200
+    assert figures["accept_to_visible_get"]["count"] == 20  # every tenth read until confirmed
+    for latency in ("accept_to_confirmed_ws", "accept_to_visible_get"):
+        assert 0 < figures[latency]["p50_ms"] <= figures[latency]["p99_ms"]
+    parts = ("api", "processor", "projector")
+    assert set(figures["cpu_seconds"]) == {*parts, "redis", "postgres"}
+    assert all(figures["peak_rss_mb"][part] > 0 for part in parts)
 
 
 def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) -> None:
