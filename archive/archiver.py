@@ -91,4 +91,5 @@ class EventArchiver:
 def _row(recorded: Recorded) -> tuple[int, int, str, str, str]:
     ms, seq = position_key(recorded.position)
     event = recorded.event
-    return ms, seq, str(event.order_id), event.type, encode(event)[b"data"].decode()
+    data = recorded.data if recorded.data is not None else encode(event)[b"data"]
+    return ms, seq, str(event.order_id), event.type, data.decode()

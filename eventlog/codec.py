@@ -6,7 +6,7 @@ the entry id is the event's position in the log and is attached on read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -16,10 +16,12 @@ from schema.events import EVENT_MODELS, Event, Payload, event_from_dict
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """An event as read from the log, with its position."""
+    """An event as read from the log, with its position and (when read from an entry) the JSON
+    envelope exactly as logged, for whoever copies it on without re-encoding it."""
 
     position: str
     event: Event[Payload]
+    data: bytes | None = field(default=None, compare=False, repr=False)
 
 
 PositionKey = tuple[int, int]
@@ -71,8 +73,8 @@ def decode(position: bytes | str, fields: dict[bytes, bytes]) -> Recorded:
             pass  # the slow path below says what is wrong
         else:
             if event.type == entry_type:
-                return Recorded(pos, event)
+                return Recorded(pos, event, data)
     try:
-        return Recorded(pos, event_from_dict(orjson.loads(data)))
+        return Recorded(pos, event_from_dict(orjson.loads(data)), data)
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise UndecodableEntryError(pos, str(exc)) from exc
