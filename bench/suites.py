@@ -146,7 +146,9 @@ SUITES: dict[str, tuple[Suite, str]] = {
         "side by side: POST /api/orders/execute, GET /api/orders/{id} and GET /health at"
         " saturation (64 connections, --seconds each) against --url (any implementation of"
         " this API) or an `oee api` of its own, over up to 1,000 of --orders orders it places"
-        " first, with a bare Starlette GET's ceiling measured in the same run",
+        " first, each as a fraction of a ceiling measured in the same run (a bare Starlette"
+        " GET of a fixed body; a bare Starlette POST that validates a placement's body and"
+        " does one XADD)",
     ),
     "query": (
         _query,
@@ -249,6 +251,8 @@ def _rows(prefix: str, figures: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for metric, value in figures.items():
         if isinstance(value, dict):
             yield from _rows(f"{prefix}{metric}.", value)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            yield f"{prefix}{metric}", f"{len(value)} rows (in the JSON)"
         else:
             yield f"{prefix}{metric}", value
 

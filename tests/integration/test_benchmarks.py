@@ -144,8 +144,12 @@ def test_the_side_by_side_benchmark_gets_every_request_answered_by_its_own_engin
     for load in ("get_order", "health", "post_order"):
         assert figures[load]["other_statuses"] == {}, load
         assert figures[load]["per_s"] > 0
-    assert figures["get_order"]["of_ceiling"] > 0
-    assert figures["ceiling_fixed_get"]["per_s"] > 0
+    for ceiling in ("ceiling_fixed_get", "ceiling_validated_post_xadd"):
+        assert figures[ceiling]["other_statuses"] == {}, ceiling
+        assert figures[ceiling]["per_s"] > 0
+    for load in ("get_order", "health", "post_order"):
+        assert figures[load]["of_ceiling"] > 0
+        assert figures[load]["timeline"][0]["per_s"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:
