@@ -62,7 +62,11 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         parser.add_argument(flag, default=default, help=f"{text} (default: %(default)s)", **kwargs)
 
     option(
-        "--events", defaults.events, "projection, archive: events in the log", type=int, metavar="N"
+        "--events",
+        defaults.events,
+        "eventlog, projection, archive: events in the log",
+        type=int,
+        metavar="N",
     )
     option("--projectors", defaults.projectors, "projection: counts of projector processes")
     option("--batch-size", defaults.batch_size, "projection: events a batch", type=int, metavar="N")

@@ -18,6 +18,7 @@ import redis
 
 from bench.archive import bench_archive_suite
 from bench.bounded_log import bench_bounded_suite
+from bench.eventlog import bench_eventlog
 from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
@@ -150,6 +151,17 @@ def test_the_side_by_side_benchmark_gets_every_request_answered_by_its_own_engin
     for load in ("get_order", "health", "post_order"):
         assert figures[load]["of_ceiling"] > 0
         assert figures[load]["timeline"][0]["per_s"] > 0
+
+
+def test_the_eventlog_benchmark_measures_redis_xadd_ceiling_beside_the_appends(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_eventlog(settings, 2_000))
+    for figure in ("appends_per_s_single", "appends_per_s_pipelined", "xadd_ceiling_per_s"):
+        assert figures[figure] > 0, figure
+    assert figures["xadd_ceiling_entry_bytes"] > 300  # an OrderPlaced entry's fields
+    assert figures["appends_pipelined_of_ceiling"] > 0
+    assert figures["consumed_per_s_2_consumers"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:
