@@ -210,6 +210,11 @@ def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> N
     assert one["events"] == two["events"] == replay["events"] > 0
     assert sum(two["perProcess"]) == two["events"]
     assert replay["equalsLive"] is True
+    assert figures["copyCeiling"]["rows"] == 500
+    assert figures["copyCeiling"]["rowsPerSecond"] > 0
+    assert figures["copyCeiling"]["rowBytes"] > 0
+    for run in (one, two, replay):
+        assert run["ofCopyCeiling"] > 0
 
 
 def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
