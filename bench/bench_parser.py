@@ -54,6 +54,12 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         help=f"which suite: all (the default), {', '.join(SUITES)}",
     )
     parser.add_argument("--output", metavar="FILE", help="also write the JSON figures to FILE")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the HTTP loads (api, health, http, query) second by second to FILE.png:"
+        " answers/s, latency p50 and p99",
+    )
     defaults = BenchOptions()
 
     def option(flag: str, default: Any, text: str, **kwargs: Any) -> None:

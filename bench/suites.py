@@ -227,8 +227,16 @@ def _servers(settings: Settings) -> Iterator[Settings]:
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the suite `args` name (or all) and print the figures."""
+    """Run the suite `args` name (or all), print the figures and, with --plot, draw the HTTP
+    loads' timelines."""
+    from bench.load_plot import HTTP_LOAD_SUITES
+    from bench.suite_progress import suite_progress
+
     chosen = list(SUITES) if args.suite == "all" else [args.suite]
+    if args.plot and not HTTP_LOAD_SUITES.intersection(chosen):
+        loads = ", ".join(sorted(HTTP_LOAD_SUITES))
+        print(f"oee bench: --plot draws HTTP loads, which only {loads} run", file=sys.stderr)
+        return 2
     options = BenchOptions(
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)}
     )
@@ -236,16 +244,22 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         "at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count() or 0, "python": platform.python_version()},
     }
-    with _servers(settings) as live:
+    with _servers(settings) as live, suite_progress(chosen) as starting:
         for name in chosen:
-            print(f"running {name} …", file=sys.stderr, flush=True)
+            starting(name)
             suite, _ = SUITES[name]
             results[name] = suite(live, options)
     text = json.dumps(results, indent=2)
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
-    print(_table({name: results[name] for name in chosen}), file=sys.stderr)
+    figures = {name: results[name] for name in chosen}
+    print(_table(figures), file=sys.stderr)
+    if args.plot:
+        from bench.load_plot import write_plot
+
+        drawn = write_plot(figures, Path(args.plot))
+        print(f"{args.plot}: {drawn} HTTP loads, second by second", file=sys.stderr)
     return 0
 
 

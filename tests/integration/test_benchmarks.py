@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -31,6 +32,7 @@ from eventlog.settings import Settings
 from oee.cli import main
 
 T = TypeVar("T")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVERY_SUITE = (
     "eventlog",
     "api",
@@ -215,6 +217,34 @@ def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> N
     assert figures["copyCeiling"]["rowBytes"] > 0
     for run in (one, two, replay):
         assert run["ofCopyCeiling"] > 0
+
+
+def test_oee_bench_plot_draws_the_http_loads_to_a_png_beside_the_json(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plot = tmp_path / "health.png"
+    command = [sys.executable, "-m", "oee", "bench", "health", "--seconds", "0.5"]
+    command += ["--backlog", "200", "--plot", str(plot)]
+    done = _run_leaving_nothing(
+        settings,
+        lambda: subprocess.run(command, env=_bench_env(settings), capture_output=True, timeout=120),
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    figures = json.loads(done.stdout)["health"]
+    for load in ("ceiling_fixed_get", "fresh", "with_backlog"):
+        first = figures[load]["timeline"][0]
+        assert first["second"] == 1
+        assert first["per_s"] > 0
+        assert first["p99_ms"] >= first["p50_ms"] > 0
+    assert plot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_oee_bench_plot_refuses_a_suite_without_http_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "startup", "--plot", str(tmp_path / "startup.png")]) == 2
+    assert "--plot draws HTTP loads" in capsys.readouterr().err
+    assert not (tmp_path / "startup.png").exists()
 
 
 def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
