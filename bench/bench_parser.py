@@ -54,6 +54,12 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         help=f"which suite: all (the default), {', '.join(SUITES)}",
     )
     parser.add_argument("--output", metavar="FILE", help="also write the JSON figures to FILE")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the HTTP loads (api, health, http, query) second by second to FILE.png:"
+        " answers/s, latency p50 and p99",
+    )
     defaults = BenchOptions()
 
     def option(flag: str, default: Any, text: str, **kwargs: Any) -> None:
@@ -62,7 +68,11 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
         parser.add_argument(flag, default=default, help=f"{text} (default: %(default)s)", **kwargs)
 
     option(
-        "--events", defaults.events, "projection, archive: events in the log", type=int, metavar="N"
+        "--events",
+        defaults.events,
+        "eventlog, projection, archive: events in the log",
+        type=int,
+        metavar="N",
     )
     option("--projectors", defaults.projectors, "projection: counts of projector processes")
     option("--batch-size", defaults.batch_size, "projection: events a batch", type=int, metavar="N")

@@ -1,5 +1,8 @@
-"""Benchmarks of the event log: appends per second (one at a time, and pipelined), and events per
-second through the consumer loop with decoding and a no-op handler (one consumer, and two).
+"""Benchmarks of the event log: appends per second (one at a time, and pipelined), the pipelined
+rate as a fraction of Redis's own XADD rate for entries of the same size, measured in the same
+run (`bench.redis_ceiling`), and events per second through the consumer loop with decoding and a
+no-op handler (one consumer, and two). `--events` (default 100,000) sets the pipelined appends
+and the events consumed; a twentieth of it is appended one at a time.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from bench.scope import delete_keys
+from bench.redis_ceiling import xadd_per_second
+from bench.scope import delete_keys, scope_tag_prefix
 from eventlog.append import AppendRequest, EventAppender
-from eventlog.codec import Recorded
+from eventlog.codec import Recorded, encode
 from eventlog.connections import redis_client
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
@@ -21,9 +25,7 @@ from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
-SINGLE_APPENDS = 5_000
-PIPELINED_APPENDS = 100_000
-CONSUMED_EVENTS = 100_000
+EVENTS = 100_000
 PIPELINE_CHUNK = 1_000
 
 
@@ -40,24 +42,24 @@ def _events(count: int) -> list[Event[OrderPlaced]]:
     return [new_event(payload, order_id=uuid.uuid4(), sequence=1) for _ in range(count)]
 
 
-async def _append_single(settings: Settings, keys: Keys) -> float:
+async def _append_single(settings: Settings, keys: Keys, count: int) -> float:
     redis = redis_client(settings)
     appender = EventAppender(redis, keys)
-    events = _events(SINGLE_APPENDS)
+    events = _events(count)
     started = time.perf_counter()
     for event in events:
         await appender.append([event], expected_sequence=0)
     elapsed = time.perf_counter() - started
     await redis.aclose()
-    return SINGLE_APPENDS / elapsed
+    return count / elapsed
 
 
-async def _append_pipelined(settings: Settings, keys: Keys, writers: int = 4) -> float:
+async def _append_pipelined(settings: Settings, keys: Keys, count: int, writers: int = 4) -> float:
     """Pipelined appends of 1,000 orders a round trip, from `writers` concurrent writers so that
     encoding the next batch overlaps Redis applying the last one."""
     redis = redis_client(settings)
     appender = EventAppender(redis, keys)
-    events = _events(PIPELINED_APPENDS)
+    events = _events(count)
     chunks = [events[i : i + PIPELINE_CHUNK] for i in range(0, len(events), PIPELINE_CHUNK)]
 
     async def writer(mine: list[list[Event[OrderPlaced]]]) -> None:
@@ -68,7 +70,7 @@ async def _append_pipelined(settings: Settings, keys: Keys, writers: int = 4) ->
     await asyncio.gather(*(writer(chunks[w::writers]) for w in range(writers)))
     elapsed = time.perf_counter() - started
     await redis.aclose()
-    return PIPELINED_APPENDS / elapsed
+    return count / elapsed
 
 
 async def _noop(batch: Sequence[Recorded]) -> None:
@@ -106,30 +108,38 @@ def _consumers(settings: Settings, keys: Keys, count: int) -> float:
     return handled / elapsed
 
 
-async def _fill(settings: Settings, keys: Keys) -> None:
+async def _fill(settings: Settings, keys: Keys, count: int) -> None:
     redis = redis_client(settings)
     appender = EventAppender(redis, keys)
-    events = _events(CONSUMED_EVENTS)
+    events = _events(count)
     for start in range(0, len(events), PIPELINE_CHUNK):
         chunk = events[start : start + PIPELINE_CHUNK]
         await appender.append_many([AppendRequest([e], 0) for e in chunk])
     await redis.aclose()
 
 
-def bench_eventlog(settings: Settings) -> dict[str, Any]:
+def bench_eventlog(settings: Settings, events: int = EVENTS) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
+    keys = Keys(f"{scope_tag_prefix(settings)}{uuid.uuid4().hex[:8]}")
+    redis_url = settings.require_redis_url()
     try:
-        figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys)))
-        delete_keys(settings.require_redis_url(), keys.prefix)
-        figures["appends_per_s_pipelined"] = round(asyncio.run(_append_pipelined(settings, keys)))
+        single = max(1, events // 20)
+        figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys, single)))
+        delete_keys(redis_url, keys.prefix)
+        pipelined = asyncio.run(_append_pipelined(settings, keys, events))
+        figures["appends_per_s_pipelined"] = round(pipelined)
+        entry = encode(_events(1)[0])
+        ceiling = asyncio.run(xadd_per_second(settings, f"{keys.prefix}:xadd", entry, events))
+        figures["xadd_ceiling_per_s"] = round(ceiling)
+        figures["xadd_ceiling_entry_bytes"] = sum(len(k) + len(v) for k, v in entry.items())
+        figures["appends_pipelined_of_ceiling"] = round(pipelined / ceiling, 2)
         for consumers in (1, 2):
-            delete_keys(settings.require_redis_url(), keys.prefix)
-            asyncio.run(_fill(settings, keys))
+            delete_keys(redis_url, keys.prefix)
+            asyncio.run(_fill(settings, keys, events))
             rate = _consumers(settings, keys, consumers)
             figures[f"consumed_per_s_{consumers}_consumer{'s' if consumers > 1 else ''}"] = round(
                 rate
             )
     finally:
-        delete_keys(settings.require_redis_url(), keys.prefix)
+        delete_keys(redis_url, keys.prefix)
     return figures

@@ -8,37 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 from bench.api_process import part_process, wait_healthy
+from bench.ceiling_server import ceiling_server
 from bench.execution import placement
 from bench.http_load import LoadResult, closed_loop, get, run_load
+from bench.load_timeline import timeline
 from bench.percentile import percentile
-from bench.process_readings import free_port
-from bench.scope import HOST, bench_scope, child_env
+from bench.scope import HOST, bench_scope
 from eventlog.append import EventAppender
 from eventlog.connections import redis_client
 from eventlog.keys import EXECUTION_GROUP, Keys
 from eventlog.settings import Settings
 
 CONNECTIONS = 64
-
-
-@contextlib.contextmanager
-def ceiling_server() -> Iterator[int]:
-    port = free_port(HOST)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.ceiling_app", str(port)], env=child_env()
-    )
-    try:
-        wait_healthy(port, path="/fixed")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _figures(result: LoadResult, ceiling: float | None = None) -> dict[str, Any]:
@@ -51,6 +35,7 @@ def _figures(result: LoadResult, ceiling: float | None = None) -> dict[str, Any]
     }
     if ceiling:
         figures["of_ceiling"] = round(per_second / ceiling, 2)
+    figures["timeline"] = timeline(result)
     return figures
 
 

@@ -25,6 +25,8 @@ class LoadResult:
     sent: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    # When each answer arrived, in seconds from the load's start (parallel to `latencies_ms`).
+    answered_s: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     @property
@@ -87,18 +89,20 @@ async def closed_loop(
 ) -> LoadResult:
     result = LoadResult()
     opened = [await Connection.open(host, port) for _ in range(connections)]
-    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    deadline = started + seconds
     counter = iter(range(10**12))
 
     async def run(conn: Connection) -> None:
         while time.perf_counter() < deadline:
             sent_at = time.perf_counter()
             status, _ = await conn.exchange(make(next(counter)))
-            result.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+            answered = time.perf_counter()
+            result.latencies_ms.append((answered - sent_at) * 1000)
+            result.answered_s.append(answered - started)
             result.statuses[status] = result.statuses.get(status, 0) + 1
             result.sent += 1
 
-    started = time.perf_counter()
     await asyncio.gather(*(run(c) for c in opened))
     result.elapsed_s = time.perf_counter() - started
     for conn in opened:
@@ -128,7 +132,9 @@ async def open_loop(
     async def one(n: int, scheduled: float) -> None:
         conn = await idle.get()
         status, _ = await conn.exchange(make(n))
-        result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+        answered = time.perf_counter()
+        result.latencies_ms.append((answered - scheduled) * 1000)
+        result.answered_s.append(answered - started)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         result.sent += 1
         idle.put_nowait(conn)

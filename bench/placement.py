@@ -11,6 +11,7 @@ import orjson
 
 from bench.api_process import part_process, wait_healthy
 from bench.http_load import closed_loop, open_loop, post_json, run_load
+from bench.load_timeline import timeline
 from bench.percentile import percentile
 from bench.scope import BENCH_CLIENT_KEY, HOST, bench_scope, key_header, with_keys
 from eventlog.settings import Settings
@@ -41,4 +42,6 @@ def bench_api(settings: Settings, seconds: float = SECONDS, keys: bool = False) 
                 percentile(offered.latencies_ms, 0.99), 2
             )
             figures["accept_non_202"] = sum(v for k, v in offered.statuses.items() if k != 202)
+            figures["saturation_timeline"] = timeline(saturated)
+            figures["at_1000_per_s_timeline"] = timeline(offered)
     return figures

@@ -1,7 +1,9 @@
 """Benchmarks of the read side: projection events/s (one or more projector processes) and replay
 events/s, with the CPU time of the Python processes per event, on a seeded log of realistic order
-histories, and a check that the replay rebuilt exactly what live projection built. Each run uses
-a schema and key prefix of its own. `oee bench projection [--events N] [--projectors 1,2]`.
+histories, and a check that the replay rebuilt exactly what live projection built; each rate also
+as a fraction of PostgreSQL's binary COPY of the projected orders rows, in rows/s, measured in
+the same run (`bench.postgres_ceiling`). Each run uses a schema and key prefix of its own.
+`oee bench projection [--events N] [--projectors 1,2]`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from bench.postgres_ceiling import copy_per_second
 from bench.projector_process import start_key
 from bench.sample_histories import write_histories
 from bench.scope import BenchScope, bench_scope
@@ -147,4 +150,10 @@ def bench_projection(
             results[f"projection_{count}_process{'es' if count > 1 else ''}"] = figures
             if count == projectors[0]:
                 results["replay"] = asyncio.run(bench_replay(scope.settings))
+                database_url = scope.settings.require_database_url()
+                results["copyCeiling"] = asyncio.run(copy_per_second(database_url, events))
+    ceiling = results["copyCeiling"]["rowsPerSecond"]
+    for figures in results.values():
+        if isinstance(figures, dict) and "eventsPerSecond" in figures:
+            figures["ofCopyCeiling"] = round(figures["eventsPerSecond"] / ceiling, 2)
     return results

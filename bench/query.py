@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.api_process import part_process, wait_healthy
 from bench.http_load import closed_loop, get, open_loop, run_load
+from bench.load_timeline import timeline
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds
 from bench.sample_histories import write_histories
@@ -61,4 +62,6 @@ def bench_query(
     figures["get_non_200"] = sum(
         n for result in (saturated, offered) for code, n in result.statuses.items() if code != 200
     )
+    figures["saturation_timeline"] = timeline(saturated)
+    figures["at_1000_per_s_timeline"] = timeline(offered)
     return figures

@@ -3,8 +3,9 @@
 without it, against an `oee api` with a processor and a projector of its own. It places
 --orders orders one by one (their ids are what the GETs read), then runs at saturation
 (64 connections, --seconds each): POST /api/orders/execute, GET /api/orders/{id} over those
-orders, GET /health; and the machine's ceiling in the same run (a bare Starlette GET of a
-fixed body, `bench.ceiling_app`), under the same load generator."""
+orders, GET /health; and the machine's ceilings in the same run, under the same load generator
+(`bench.ceiling_app`): a bare Starlette GET of a fixed body for the GETs, and a bare Starlette
+POST that validates a placement's body and does one XADD for the POST."""
 
 from __future__ import annotations
 
@@ -18,13 +19,21 @@ import httpx
 import orjson
 
 from bench.api_process import part_process, wait_healthy
-from bench.health import CONNECTIONS, ceiling_server
+from bench.ceiling_server import ceiling_server
+from bench.health import CONNECTIONS
 from bench.http_load import LoadResult, closed_loop, get, post_json, run_load
+from bench.load_timeline import timeline
 from bench.percentile import percentile
 from bench.scope import HOST, bench_scope
 from eventlog.settings import Settings
 
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": 0.01}
+GET_CEILING, POST_CEILING = "ceiling_fixed_get", "ceiling_validated_post_xadd"
+# Each ceiling's figure name and the request that loads it.
+CEILINGS = {
+    GET_CEILING: get(HOST, "/fixed"),
+    POST_CEILING: post_json(HOST, "/place", orjson.dumps(ORDER)),
+}
 
 
 def _figures(result: LoadResult, ceiling: float | None) -> dict[str, Any]:
@@ -40,7 +49,12 @@ def _figures(result: LoadResult, ceiling: float | None) -> dict[str, Any]:
     }
     if ceiling:
         figures["of_ceiling"] = round(per_second / ceiling, 3)
+    figures["timeline"] = timeline(result)
     return figures
+
+
+def _always(request: bytes) -> Callable[[int], bytes]:
+    return lambda n: request
 
 
 def _load(host: str, port: int, make: Callable[[int], bytes], seconds: float) -> LoadResult:
@@ -59,7 +73,7 @@ def _own_engine(settings: Settings) -> Iterator[str]:
         yield f"http://{HOST}:{scope.settings.port}"
 
 
-def _run(url: str, orders: int, seconds: float, ceiling: float) -> dict[str, Any]:
+def _run(url: str, orders: int, seconds: float, ceilings: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or HOST, parts.port or 80
     with httpx.Client(base_url=url, timeout=10) as client:
@@ -70,23 +84,32 @@ def _run(url: str, orders: int, seconds: float, ceiling: float) -> dict[str, Any
     reads = [get(host, f"/api/orders/{rng.choice(ids)}") for _ in range(10_000)]
     place = post_json(host, "/api/orders/execute", orjson.dumps(ORDER))
     health = get(host, "/health")
+    get_ceiling, post_ceiling = ceilings[GET_CEILING]["per_s"], ceilings[POST_CEILING]["per_s"]
     return {
         "url": url,
-        "get_order": _figures(_load(host, port, lambda n: reads[n % len(reads)], seconds), ceiling),
-        "health": _figures(_load(host, port, lambda n: health, seconds), ceiling),
-        "post_order": _figures(_load(host, port, lambda n: place, seconds), None),
+        "get_order": _figures(
+            _load(host, port, lambda n: reads[n % len(reads)], seconds), get_ceiling
+        ),
+        "health": _figures(_load(host, port, _always(health), seconds), get_ceiling),
+        "post_order": _figures(_load(host, port, _always(place), seconds), post_ceiling),
     }
+
+
+def _ceilings(settings: Settings, seconds: float) -> dict[str, Any]:
+    with ceiling_server(settings) as port:
+        return {
+            name: _figures(_load(HOST, port, _always(request), seconds), None)
+            for name, request in CEILINGS.items()
+        }
 
 
 def bench_side_by_side(
     settings: Settings, url: str | None, orders: int, seconds: float
 ) -> dict[str, Any]:
-    with ceiling_server() as ceiling_port:
-        fixed = get(HOST, "/fixed")
-        ceiling = _figures(_load(HOST, ceiling_port, lambda n: fixed, seconds), None)
+    ceilings = _ceilings(settings, seconds)
     if url is not None:
-        figures = _run(url.rstrip("/"), orders, seconds, ceiling["per_s"])
+        figures = _run(url.rstrip("/"), orders, seconds, ceilings)
     else:
         with _own_engine(settings) as own:
-            figures = _run(own, orders, seconds, ceiling["per_s"])
-    return {"ceiling_fixed_get": ceiling, **figures}
+            figures = _run(own, orders, seconds, ceilings)
+    return {**ceilings, **figures}

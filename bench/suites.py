@@ -44,7 +44,7 @@ class BenchOptions:
 def _eventlog(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.eventlog import bench_eventlog
 
-    return bench_eventlog(settings)
+    return bench_eventlog(settings, options.events)
 
 
 def _api(settings: Settings, options: BenchOptions) -> dict[str, Any]:
@@ -137,8 +137,9 @@ Suite = Callable[[Settings, BenchOptions], dict[str, Any]]
 SUITES: dict[str, tuple[Suite, str]] = {
     "eventlog": (
         _eventlog,
-        "appends/s (one at a time, pipelined) and events/s through the consumer loop"
-        " (one consumer, two)",
+        "appends/s (one at a time, pipelined), the pipelined rate as a fraction of Redis's own"
+        " XADD rate (entries of our events' size, measured in the same run), and events/s"
+        " through the consumer loop (one consumer, two), over --events events",
     ),
     "api": (
         _api,
@@ -156,7 +157,9 @@ SUITES: dict[str, tuple[Suite, str]] = {
         "side by side: POST /api/orders/execute, GET /api/orders/{id} and GET /health at"
         " saturation (64 connections, --seconds each) against --url (any implementation of"
         " this API) or an `oee api` of its own, over up to 1,000 of --orders orders it places"
-        " first, with a bare Starlette GET's ceiling measured in the same run",
+        " first, each as a fraction of a ceiling measured in the same run (a bare Starlette"
+        " GET of a fixed body; a bare Starlette POST that validates a placement's body and"
+        " does one XADD)",
     ),
     "query": (
         _query,
@@ -180,7 +183,8 @@ SUITES: dict[str, tuple[Suite, str]] = {
         _projection,
         "projection events/s by each count of --projectors projector processes over a seeded"
         " log of about --events events (--batch-size), then replay events/s of that log and"
-        " whether it rebuilt the live tables exactly (equalsLive)",
+        " whether it rebuilt the live tables exactly (equalsLive); each rate also as a fraction"
+        " of PostgreSQL's binary COPY of the projected orders rows (rows/s, same run)",
     ),
     "websocket": (
         _websocket,
@@ -241,8 +245,16 @@ def _servers(settings: Settings) -> Iterator[Settings]:
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the suite `args` name (or all) and print the figures."""
+    """Run the suite `args` name (or all), print the figures and, with --plot, draw the HTTP
+    loads' timelines."""
+    from bench.load_plot import HTTP_LOAD_SUITES
+    from bench.suite_progress import suite_progress
+
     chosen = list(SUITES) if args.suite == "all" else [args.suite]
+    if args.plot and not HTTP_LOAD_SUITES.intersection(chosen):
+        loads = ", ".join(sorted(HTTP_LOAD_SUITES))
+        print(f"oee bench: --plot draws HTTP loads, which only {loads} run", file=sys.stderr)
+        return 2
     options = BenchOptions(
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)}
     )
@@ -250,16 +262,22 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         "at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count() or 0, "python": platform.python_version()},
     }
-    with _servers(settings) as live:
+    with _servers(settings) as live, suite_progress(chosen) as starting:
         for name in chosen:
-            print(f"running {name} …", file=sys.stderr, flush=True)
+            starting(name)
             suite, _ = SUITES[name]
             results[name] = suite(live, options)
     text = json.dumps(results, indent=2)
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
-    print(_table({name: results[name] for name in chosen}), file=sys.stderr)
+    figures = {name: results[name] for name in chosen}
+    print(_table(figures), file=sys.stderr)
+    if args.plot:
+        from bench.load_plot import write_plot
+
+        drawn = write_plot(figures, Path(args.plot))
+        print(f"{args.plot}: {drawn} HTTP loads, second by second", file=sys.stderr)
     return 0
 
 
@@ -267,6 +285,8 @@ def _rows(prefix: str, figures: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for metric, value in figures.items():
         if isinstance(value, dict):
             yield from _rows(f"{prefix}{metric}.", value)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            yield f"{prefix}{metric}", f"{len(value)} rows (in the JSON)"
         else:
             yield f"{prefix}{metric}", value
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -19,6 +20,7 @@ import redis
 from bench.archive import bench_archive_suite
 from bench.bounded_log import bench_bounded_suite
 from bench.end_to_end import bench_end_to_end
+from bench.eventlog import bench_eventlog
 from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
@@ -31,6 +33,7 @@ from eventlog.settings import Settings
 from oee.cli import main
 
 T = TypeVar("T")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVERY_SUITE = (
     "eventlog",
     "api",
@@ -146,8 +149,23 @@ def test_the_side_by_side_benchmark_gets_every_request_answered_by_its_own_engin
     for load in ("get_order", "health", "post_order"):
         assert figures[load]["other_statuses"] == {}, load
         assert figures[load]["per_s"] > 0
-    assert figures["get_order"]["of_ceiling"] > 0
-    assert figures["ceiling_fixed_get"]["per_s"] > 0
+    for ceiling in ("ceiling_fixed_get", "ceiling_validated_post_xadd"):
+        assert figures[ceiling]["other_statuses"] == {}, ceiling
+        assert figures[ceiling]["per_s"] > 0
+    for load in ("get_order", "health", "post_order"):
+        assert figures[load]["of_ceiling"] > 0
+        assert figures[load]["timeline"][0]["per_s"] > 0
+
+
+def test_the_eventlog_benchmark_measures_redis_xadd_ceiling_beside_the_appends(
+    settings: Settings,
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_eventlog(settings, 2_000))
+    for figure in ("appends_per_s_single", "appends_per_s_pipelined", "xadd_ceiling_per_s"):
+        assert figures[figure] > 0, figure
+    assert figures["xadd_ceiling_entry_bytes"] > 300  # an OrderPlaced entry's fields
+    assert figures["appends_pipelined_of_ceiling"] > 0
+    assert figures["consumed_per_s_2_consumers"] > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:
@@ -212,6 +230,39 @@ def test_oee_bench_runs_the_projection_and_replay_suite(settings: Settings) -> N
     assert one["events"] == two["events"] == replay["events"] > 0
     assert sum(two["perProcess"]) == two["events"]
     assert replay["equalsLive"] is True
+    assert figures["copyCeiling"]["rows"] == 500
+    assert figures["copyCeiling"]["rowsPerSecond"] > 0
+    assert figures["copyCeiling"]["rowBytes"] > 0
+    for run in (one, two, replay):
+        assert run["ofCopyCeiling"] > 0
+
+
+def test_oee_bench_plot_draws_the_http_loads_to_a_png_beside_the_json(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plot = tmp_path / "health.png"
+    command = [sys.executable, "-m", "oee", "bench", "health", "--seconds", "0.5"]
+    command += ["--backlog", "200", "--plot", str(plot)]
+    done = _run_leaving_nothing(
+        settings,
+        lambda: subprocess.run(command, env=_bench_env(settings), capture_output=True, timeout=120),
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    figures = json.loads(done.stdout)["health"]
+    for load in ("ceiling_fixed_get", "fresh", "with_backlog"):
+        first = figures[load]["timeline"][0]
+        assert first["second"] == 1
+        assert first["per_s"] > 0
+        assert first["p99_ms"] >= first["p50_ms"] > 0
+    assert plot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_oee_bench_plot_refuses_a_suite_without_http_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "startup", "--plot", str(tmp_path / "startup.png")]) == 2
+    assert "--plot draws HTTP loads" in capsys.readouterr().err
+    assert not (tmp_path / "startup.png").exists()
 
 
 def test_the_order_path_names_the_modules_of_every_part_one_order_runs_through(
