@@ -39,7 +39,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "bench",
         help="run benchmarks and print JSON and a table",
-        description="Run a benchmark suite, or all of them, against REDIS_URL and DATABASE_URL"
+        description="Run benchmark suites, or all of them, against REDIS_URL and DATABASE_URL"
         " (embedded servers when unset) and print the figures as JSON on stdout and as a table"
         " on stderr.",
         epilog=_suite_list(),
@@ -47,18 +47,18 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "suite",
-        nargs="?",
-        default="all",
+        nargs="*",
+        default=["all"],
         choices=["all", *SUITES],
         metavar="SUITE",
-        help=f"which suite: all (the default), {', '.join(SUITES)}",
+        help=f"which suites, in order: all (the default), or some of {', '.join(SUITES)}",
     )
     parser.add_argument("--output", metavar="FILE", help="also write the JSON figures to FILE")
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="draw the HTTP loads (api, health, http, query) second by second to FILE.png:"
-        " answers/s, latency p50 and p99",
+        help="draw the HTTP loads (api, health, http, query) and e2e's confirmations second by"
+        " second to FILE.png: answers/s, latency p50 and p99",
     )
     defaults = BenchOptions()
 

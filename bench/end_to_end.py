@@ -26,7 +26,8 @@ import redis
 from websockets.asyncio.client import connect
 
 from bench.api_process import part_process, wait_healthy
-from bench.http_load import Connection, get, post_json, run_load
+from bench.http_load import Connection, LoadResult, get, post_json, run_load
+from bench.load_timeline import timeline
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, peak_rss_kib
 from bench.scope import HOST, bench_scope, execution_run
@@ -146,6 +147,20 @@ async def _drive(port: int, rate: float, seconds: float) -> _Run:
     return run
 
 
+def _confirmations(run: _Run) -> list[dict[str, Any]]:
+    """Confirmations second by second from the first acceptance: orders confirmed per second
+    and the accept → confirmed p50/p99 of those confirmed in that second."""
+    first = min(run.accepted.values(), default=0.0)
+    course = LoadResult()
+    for order_id, confirmed in sorted(run.confirmed.items(), key=lambda item: item[1]):
+        accepted = run.accepted.get(order_id)
+        if accepted is not None:
+            course.answered_s.append(confirmed - first)
+            course.latencies_ms.append((confirmed - accepted) * 1000)
+    course.elapsed_s = course.answered_s[-1] if course.answered_s else 0.0
+    return timeline(course)
+
+
 def _latencies(run: _Run, ends: dict[str, float]) -> dict[str, float | int]:
     spans = [(ends[o] - t) * 1000 for o, t in run.accepted.items() if o in ends]
     if not spans:
@@ -218,6 +233,7 @@ def bench_end_to_end(settings: Settings, rate: float, seconds: float) -> dict[st
         "drained_s_after_offer": round(max(0.0, last - run.offer_ended), 2),
         "accept_to_confirmed_ws": _latencies(run, run.confirmed),
         "accept_to_visible_get": _latencies(run, run.visible),
+        "confirmed_timeline": _confirmations(run),
         "cpu_seconds": {**cpu, **servers},
         "peak_rss_mb": peak,
     }

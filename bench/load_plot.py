@@ -11,7 +11,7 @@ from typing import Any
 from bench.load_timeline import timelines
 
 # The suites whose figures hold timelines (`bench.load_timeline`).
-HTTP_LOAD_SUITES = frozenset({"api", "health", "http", "query"})
+HTTP_LOAD_SUITES = frozenset({"api", "health", "http", "query", "e2e"})
 ROW_INCHES = 2.2
 
 

@@ -8,8 +8,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
-import platform
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.machine import describe_machine
 from eventlog.settings import Settings
 
 
@@ -245,12 +244,12 @@ def _servers(settings: Settings) -> Iterator[Settings]:
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the suite `args` name (or all), print the figures and, with --plot, draw the HTTP
+    """Run the suites `args` name (or all), print the figures and, with --plot, draw the HTTP
     loads' timelines."""
     from bench.load_plot import HTTP_LOAD_SUITES
     from bench.suite_progress import suite_progress
 
-    chosen = list(SUITES) if args.suite == "all" else [args.suite]
+    chosen = list(SUITES) if "all" in args.suite else list(dict.fromkeys(args.suite))
     if args.plot and not HTTP_LOAD_SUITES.intersection(chosen):
         loads = ", ".join(sorted(HTTP_LOAD_SUITES))
         print(f"oee bench: --plot draws HTTP loads, which only {loads} run", file=sys.stderr)
@@ -260,9 +259,9 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     )
     results: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count() or 0, "python": platform.python_version()},
     }
     with _servers(settings) as live, suite_progress(chosen) as starting:
+        results["machine"] = describe_machine(live)
         for name in chosen:
             starting(name)
             suite, _ = SUITES[name]

@@ -52,6 +52,18 @@ def shared_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _require_free(host: str, port: int) -> None:
+    """Refuse a port anything listens on, another `oee api --workers` included: a probe bound
+    without SO_REUSEPORT fails where a SO_REUSEPORT socket would quietly share the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(host, port, exc) from exc
+
+
 def _worker(settings: Settings, arm_parent_death: Callable[[], None]) -> None:
     from api.serving import serve_on
     from oee.wiring import api_app
@@ -64,7 +76,7 @@ def _worker(settings: Settings, arm_parent_death: Callable[[], None]) -> None:
 
 def serve_workers(settings: Settings, workers: int) -> int:
     """Run `workers` API processes on the settings' port until signalled; the exit status."""
-    shared_listener(settings.host, settings.port).close()  # the port is free (or ours to share)
+    _require_free(settings.host, settings.port)
     context = multiprocessing.get_context("fork")  # each worker starts from this parsed state
     running: dict[int, tuple[BaseProcess, float]] = {}
     stopping = False

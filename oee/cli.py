@@ -31,9 +31,13 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
     from oee.wiring import api_app
 
     if args.workers > 1:
-        from oee.api_workers import serve_workers
+        from oee.api_workers import PortInUseError, serve_workers
 
-        return serve_workers(settings, args.workers)
+        try:
+            return serve_workers(settings, args.workers)
+        except PortInUseError as exc:
+            print(f"oee api: {exc}", file=sys.stderr)
+            return 1
     serve(api_app(settings), settings)
     return 0
 

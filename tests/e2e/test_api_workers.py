@@ -89,6 +89,23 @@ def test_workers_share_the_port_and_each_reads_what_another_accepted(
         assert read.json()["order"]["id"] == order_id
 
 
+def test_a_port_already_served_is_refused_not_shared(
+    api_workers: tuple[subprocess.Popen[bytes], str], migrated: Settings
+) -> None:
+    _, url = api_workers
+    port = url.rsplit(":", 1)[1]
+    env = {**os.environ, **migrated.to_environ(), "PORT": port, "PYTHONPATH": str(ROOT)}
+    second = subprocess.run(
+        [sys.executable, "-m", "oee", "api", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr.decode()
+
+
 def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all(
     api_workers: tuple[subprocess.Popen[bytes], str],
 ) -> None:

@@ -187,6 +187,7 @@ def test_the_end_to_end_benchmark_sees_every_order_it_places_confirmed(
     assert figures["accept_to_visible_get"]["count"] == 20  # every tenth read until confirmed
     for latency in ("accept_to_confirmed_ws", "accept_to_visible_get"):
         assert 0 < figures[latency]["p50_ms"] <= figures[latency]["p99_ms"]
+    assert sum(second["per_s"] for second in figures["confirmed_timeline"]) > 0
     parts = ("api", "processor", "projector")
     assert set(figures["cpu_seconds"]) == {*parts, "redis", "postgres"}
     assert all(figures["peak_rss_mb"][part] > 0 for part in parts)
