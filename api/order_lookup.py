@@ -33,7 +33,9 @@ async def fetch_rows(pool: AsyncConnectionPool, query: str, params: Sequence[Any
         await conn.set_autocommit(True)
         try:
             async with conn.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(query, params)
+                # Unprepared, planned with its values: a generic plan made while the tables
+                # were near empty would scan them (projections/orders_projection.py).
+                await cursor.execute(query, params, prepare=False)
                 return await cursor.fetchall()
         finally:
             await conn.set_autocommit(False)

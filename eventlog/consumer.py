@@ -9,6 +9,7 @@ stream with its last error, and is acked there, in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,7 +85,10 @@ class Consumer:
             return
         try:
             while not stop.is_set():
-                await self._round(block_ms=self.config.block_ms)
+                taken = await self._round(block_ms=self.config.block_ms)
+                if self.config.linger_ms and taken < self.config.batch_size:
+                    with contextlib.suppress(TimeoutError):  # lingered: read again
+                        await asyncio.wait_for(stop.wait(), self.config.linger_ms / 1000)
         finally:
             await self._finish_in_flight()
             try:

@@ -28,6 +28,10 @@ class ConsumerConfig:
     # When set, only entries of these event types reach the handler; the others are acked
     # together, undecoded (the execution group reads every event but acts on a few).
     types: frozenset[str] | None = None
+    # After a round that took in less than a whole batch, wait this long (or until stopped)
+    # before reading again, so that a steady flow arrives in fewer, fuller batches: fewer
+    # transactions per event for that much latency. 0 reads again at once.
+    linger_ms: int = 0
     # Failures that mean a store is unreachable: retried in place, never held against the entry.
     infrastructure_errors: tuple[type[BaseException], ...] = REDIS_UNAVAILABLE
 

@@ -43,6 +43,12 @@ SELECT pg_advisory_xact_lock(k) FROM (
 ) AS sorted_keys
 """
 
+# The reads by id are sent unprepared, so PostgreSQL plans each with its values. Prepared, their
+# generic plan is made at the sixth execution, when a new deployment's tables are near empty: a
+# sequential scan, kept until the table is next analysed. On a fresh schema that took 1.7 ms a
+# batch after 10,000 orders, and most of PostgreSQL's CPU at 1,000 orders/s; planned each time,
+# the lookup is an index scan (3.6 ms vs 0.07 ms for 17 ids among 20,000 orders).
+_CUSTOM_PLAN = False
 # Where each order's row stands (a cached fold is used when it stands at the same place).
 _HEADS = "SELECT id, sequence, last_position FROM orders WHERE id = ANY(%s::uuid[])"
 
@@ -86,9 +92,10 @@ class OrdersProjection:
         ids = _uuid_array(list(by_order))  # the lock query sorts them
         async with conn.pipeline():
             await conn.execute(_LOCK_ORDERS, (ids,))
-            heads = await conn.execute(_HEADS, (ids,))
+            # Never prepared: see _CUSTOM_PLAN.
+            heads = await conn.execute(_HEADS, (ids,), prepare=_CUSTOM_PLAN)
             beyond = conn.cursor(row_factory=dict_row)
-            await beyond.execute(_EVENTS_BEYOND, (ids,))
+            await beyond.execute(_EVENTS_BEYOND, (ids,), prepare=_CUSTOM_PLAN)
             head_rows = await heads.fetchall()
             beyond_rows = await beyond.fetchall()
         folds = await self._folds(conn, by_order, head_rows)
@@ -125,7 +132,7 @@ class OrdersProjection:
             found[order_id] = cached
         if missing:
             async with conn.cursor(row_factory=dict_row) as cursor:
-                await cursor.execute(_SELECT_ORDERS, (_uuid_array(missing),))
+                await cursor.execute(_SELECT_ORDERS, (_uuid_array(missing),), prepare=_CUSTOM_PLAN)
                 for row in await cursor.fetchall():
                     found[row["id"]] = projected_order(row)
         return {order_id: OrderFold(order) for order_id, order in found.items()}
