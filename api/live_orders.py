@@ -5,14 +5,16 @@ read after a change and kept encoded until the next event.
 
 The relay follows the log itself, so these states are usually ahead of the projected tables.
 Reads stay monotonic within the process: once an answer came from elsewhere (the table, or the
-log for an order the relay has not reached yet), a state behind it is not served. Ended orders
-move to the finished views (`api.finished_views`), the rest are bounded: the least recently
-changed go first and are read from the table again. While the relay is not reading the log,
-nothing is answered from here.
+log for an order the relay has not reached yet), a state behind it is not served; and once an
+order is no longer answered from here (dropped, or the relay stalled), a projected row behind
+what was followed is not served either (`floor`: the log answers). Ended orders move to the
+finished views (`api.finished_views`), the rest are bounded: the least recently changed go
+first. While the relay is not reading the log, nothing is answered from here.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from eventlog.codec import Recorded
 from schema.events import OrderPlaced
 from schema.order_state import OrderState, OutOfOrderEventError, apply
 from schema.statuses import TERMINAL_STATUSES
+
+logger = logging.getLogger(__name__)
 
 ORDERS_FOLLOWED = 10_000  # orders in flight kept; each 3-5 KB with its quotes
 FLOORS_KEPT = 10_000
@@ -59,15 +63,19 @@ class LiveOrders:
 
     def learn(self, recorded: Recorded) -> None:
         """Fold one event the relay read, in log order. Only an `OrderPlaced` starts following
-        an order: its other events are dropped unless the whole history was seen."""
+        an order: its other events are dropped unless the whole history was seen. An event the
+        fold refuses drops the order (it is read from the table or the log again); it never
+        stops the relay."""
         event = recorded.event
         followed = self._orders.get(event.order_id)
         if followed is None and not isinstance(event.payload, OrderPlaced):
             return
         try:
             state = apply(followed.state if followed is not None else None, event)
-        except OutOfOrderEventError:  # an event missed (a gap in what the relay read)
-            self._orders.pop(event.order_id, None)
+        except Exception as exc:  # a gap in what the relay read, or an event the fold refuses
+            if not isinstance(exc, OutOfOrderEventError):
+                logger.warning("live orders stop following order %s: %s", event.order_id, exc)
+            self._drop(event.order_id)
             return
         position = recorded.position
         if state.status in _TERMINAL:
@@ -80,7 +88,7 @@ class LiveOrders:
         self._orders[event.order_id] = _Followed(state, position)
         self._orders.move_to_end(event.order_id)
         if len(self._orders) > self._limit:
-            self._orders.popitem(last=False)
+            self._drop(next(iter(self._orders)))
 
     def answer(self, order_id: uuid.UUID) -> tuple[str | None, bytes] | None:
         """The order's owner and encoded answer, or None when this process does not follow it
@@ -97,11 +105,27 @@ class LiveOrders:
             followed.body = self._render(followed.state, followed.position)
         return followed.state.client_id, followed.body
 
+    def floor(self, order_id: uuid.UUID) -> int:
+        """The lowest sequence an answer for the order may have in this process: what it has
+        answered (or followed) so far. A projected row below it is stale: the log answers."""
+        followed = self._orders.get(order_id)
+        held = followed.state.sequence if followed is not None else 0
+        return max(held, self._floors.get(order_id, 0))
+
     def answered_elsewhere(self, order_id: uuid.UUID, sequence: int) -> None:
         """An answer at `sequence` came from the table or the log: never serve an older one."""
         followed = self._orders.get(order_id)
         if followed is not None and followed.state.sequence >= sequence:
             return
+        self._raise_floor(order_id, sequence)
+
+    def _drop(self, order_id: uuid.UUID) -> None:
+        """Stop following an order; what it showed stays its floor."""
+        followed = self._orders.pop(order_id, None)
+        if followed is not None:
+            self._raise_floor(order_id, followed.state.sequence)
+
+    def _raise_floor(self, order_id: uuid.UUID, sequence: int) -> None:
         self._floors[order_id] = max(sequence, self._floors.get(order_id, 0))
         self._floors.move_to_end(order_id)
         if len(self._floors) > FLOORS_KEPT:

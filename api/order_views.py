@@ -81,9 +81,20 @@ def render_order(fields: Mapping[str, Any], position: str | None) -> dict[str, A
     for name in _JSON_FIELDS:
         value = fields.get(name)
         if isinstance(value, str | bytes):  # a jsonb column read as text: orjson parses fastest
-            view[camel(name)] = to_json(orjson.loads(value))
+            value = orjson.loads(value)
+        # jsonb keeps an object's keys in an order of its own (shortest first), a model in
+        # its fields' order: sorted, the answer is the same bytes whichever of them it came from.
+        view[camel(name)] = _keys_sorted(to_json(value))
     view["position"] = position
     return view
+
+
+def _keys_sorted(value: Any) -> Any:
+    if type(value) is dict:
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if type(value) is list:
+        return [_keys_sorted(item) for item in value]
+    return value
 
 
 def render_order_row(row: Mapping[str, Any]) -> dict[str, Any]:

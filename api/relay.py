@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 READ_COUNT = 500  # entries per XREAD
 BLOCK_MS = 1_000  # how long one XREAD waits; well under redis-py's 5 s default socket timeout
+CURRENT_WITHIN_S = 3.0  # a relay whose last read is older than this may be stalled
 CATCH_UP_READS = 16  # catch-up reads in flight at once; the rest wait (the Redis pool is shared)
 
 
@@ -84,11 +86,19 @@ class LogRelay:
         self.catch_up_slots = asyncio.Semaphore(settings.ws_catch_up_slots)
         self.position = "0-0"  # every event up to here has been offered to the subscribers
         self._listeners: list[Callable[[Recorded], None]] = []
+        self._read_at = 0.0  # when the last read returned (time.monotonic)
 
     @property
     def running(self) -> bool:
         """True while the reader follows the log and sockets may subscribe."""
         return self._running
+
+    @property
+    def current(self) -> bool:
+        """True while the reader follows the log and its last read returned within a few
+        seconds (a read returns at least every BLOCK_MS, with entries or without): what it has
+        offered is the log's tail, not a stall's."""
+        return self._running and time.monotonic() - self._read_at < CURRENT_WITHIN_S
 
     @property
     def subscriber_count(self) -> int:
@@ -183,6 +193,7 @@ class LogRelay:
         reply: Any = await self._redis.xread(
             {self._keys.events: self.position}, count=READ_COUNT, block=BLOCK_MS
         )
+        self._read_at = time.monotonic()
         return reply[0][1] if reply else []
 
     async def _look_up_owners(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
@@ -214,7 +225,10 @@ class LogRelay:
             logger.error("relay skips entry at position %s: %s", self.position, exc)
             return
         for listener in self._listeners:
-            listener(recorded)
+            try:
+                listener(recorded)
+            except Exception:  # a read model's fault must never stop the relay
+                logger.exception("a listener failed on the entry at position %s", self.position)
         self._offer(self._all, message)
         if self._all_of_client:  # keys on and a client watching: only then are owners needed
             self.owners.learn(recorded.event)

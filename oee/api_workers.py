@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 STARTING_S = 5.0  # a worker that exits sooner than this after its start exited "at start"
 EARLY_EXITS = 3  # so many exits at start in a row stop them all: the API cannot start
 LISTEN_BACKLOG = 2048
+GRACE_S = 30.0  # how long stopped workers may take before they are killed
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class PortInUseError(OSError):
@@ -68,47 +70,73 @@ def _worker(settings: Settings, arm_parent_death: Callable[[], None]) -> None:
     from api.serving import serve_on
     from oee.wiring import api_app
 
-    for sig in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handlers, forked with it
+    for sig in STOP_SIGNALS:  # not the supervisor's handlers, forked with it (while blocked)
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     arm_parent_death()  # never outlive the supervisor
     serve_on(shared_listener(settings.host, settings.port), api_app(settings), settings)
+
+
+class _Workers:
+    """The supervisor's workers: started with the stop signals blocked (so that neither the
+    supervisor between fork and record nor a worker before its own handlers runs the
+    supervisor's handler), stopped with SIGTERM and, past a grace period, SIGKILL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._context = multiprocessing.get_context("fork")  # from this parsed state
+        self._arm = parent_death_signal(signal.SIGTERM)  # armed in each worker, for this pid
+        self.running: dict[int, tuple[BaseProcess, float]] = {}
+        self.stopping_since: float | None = None
+
+    def start(self) -> None:
+        process = self._context.Process(
+            target=_worker, args=(self._settings, self._arm), name="oee-api-worker"
+        )
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+            assert process.sentinel is not None
+            self.running[process.sentinel] = (process, time.monotonic())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if self.stopping_since is not None:  # stopped while it was being started
+            _signal(process, signal.SIGTERM)
+
+    def stop(self, signum: int = signal.SIGTERM, frame: FrameType | None = None) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+        for process, _ in self.running.values():
+            _signal(process, signal.SIGTERM)
+
+    def kill_if_overdue(self) -> None:
+        if self.stopping_since is not None and time.monotonic() - self.stopping_since > GRACE_S:
+            for process, _ in self.running.values():
+                _signal(process, signal.SIGKILL)
+
+
+def _signal(process: BaseProcess, sig: signal.Signals) -> None:
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
 
 
 def serve_workers(settings: Settings, workers: int) -> int:
     """Run `workers` API processes on the settings' port until signalled; the exit status."""
     _require_free(settings.host, settings.port)
-    context = multiprocessing.get_context("fork")  # each worker starts from this parsed state
-    running: dict[int, tuple[BaseProcess, float]] = {}
-    stopping = False
-    arm_parent_death = parent_death_signal(signal.SIGTERM)  # armed in each worker, for this pid
-
-    def start() -> None:
-        process = context.Process(
-            target=_worker, args=(settings, arm_parent_death), name="oee-api-worker"
-        )
-        process.start()
-        assert process.sentinel is not None
-        running[process.sentinel] = (process, time.monotonic())
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        for process, _ in running.values():
-            if process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    pool = _Workers(settings)
+    previous = {sig: signal.signal(sig, pool.stop) for sig in STOP_SIGNALS}
     status = early_exits = 0
     try:
         for _ in range(workers):
-            start()
+            pool.start()
         logger.info("%s API workers on %s:%s", workers, settings.host, settings.port)
-        while running:
-            for sentinel in wait(list(running)):
-                process, started = running.pop(cast(int, sentinel))
+        while pool.running:
+            pool.kill_if_overdue()
+            for sentinel in wait(list(pool.running), timeout=1.0):
+                process, started = pool.running.pop(cast(int, sentinel))
                 process.join()
-                if stopping:
+                if pool.stopping_since is not None:
                     continue
                 early_exits = early_exits + 1 if time.monotonic() - started < STARTING_S else 0
                 if early_exits >= EARLY_EXITS:
@@ -118,13 +146,19 @@ def serve_workers(settings: Settings, workers: int) -> int:
                         process.exitcode,
                     )
                     status = 1
-                    stop(signal.SIGTERM, None)
+                    pool.stop()
                     continue
                 logger.warning(
                     "API worker %s exited (%s); starting another", process.pid, process.exitcode
                 )
-                start()
+                pool.start()
     finally:
+        pool.stop()  # whatever ended the loop (a failed fork included), no worker is left
+        for process, _ in list(pool.running.values()):
+            process.join(GRACE_S)
+            if process.exitcode is None:  # still running (never a reaped pid: it may be reused)
+                _signal(process, signal.SIGKILL)
+                process.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return status

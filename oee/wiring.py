@@ -101,7 +101,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     archive = ArchiveReader(pool.connection)
     relay = LogRelay(redis, keys, settings, archive)
     finished = FinishedViews()
-    live = LiveOrders(finished, order_answer, lambda: relay.running)
+    live = LiveOrders(finished, order_answer, lambda: relay.current)
     relay.listen(live.learn)
     intake = OrderIntake(redis, EventAppender(redis, keys), keys, settings, archive)
     health = HealthWatch(redis, pool, keys)

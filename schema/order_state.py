@@ -7,6 +7,7 @@ Applying an event whose sequence is not the next one is refused, so the fold nev
 from __future__ import annotations
 
 import dataclasses
+import operator
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -154,7 +155,21 @@ def apply(state: OrderState | None, event: Event[Payload]) -> OrderState:
         )
     elif isinstance(p, OrderCancelled | OrderExpired):
         changes.update(error_message=p.reason)
-    return dataclasses.replace(state, **changes)  # type: ignore[arg-type]
+    return _replace(state, changes)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(OrderState))
+_FIELD_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+_FIELD_VALUES = operator.attrgetter(*_FIELDS)
+
+
+def _replace(state: OrderState, changes: dict[str, object]) -> OrderState:
+    """`dataclasses.replace` for the fold's hot path, in half its time: every event of every
+    order is folded in the API (live orders), the processor and the projector."""
+    values = list(_FIELD_VALUES(state))
+    for name, value in changes.items():
+        values[_FIELD_INDEX[name]] = value
+    return OrderState(*values)
 
 
 def fold(events: Iterable[Event[Payload]]) -> OrderState | None:

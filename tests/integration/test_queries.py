@@ -18,6 +18,7 @@ from eventlog.append import EventAppender
 from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
+from oee.wiring import api_app
 from schema.events import Event
 from schema.statuses import STATUS_AFTER_EVENT
 from tests.support.in_process_api import in_process_api
@@ -239,8 +240,9 @@ async def test_an_order_followed_from_its_placement_is_answered_from_memory_as_e
 
     live = await eventually(lambda: status_is("routing"), what="the order routing")
     await drain_projections(migrated)
-    async with in_process_api(migrated) as fresh:  # answers from the table: the same view
-        assert await _get(fresh, flying) == live
+    live_bytes = (await client.get(f"/api/orders/{flying}")).content
+    async with in_process_api(migrated) as fresh:  # answers from the table: the same bytes
+        assert (await fresh.get(f"/api/orders/{flying}")).content == live_bytes
 
     _double_amounts(migrated)
     assert await _get(client, flying) == live  # not read from the table
@@ -250,5 +252,44 @@ async def test_an_order_followed_from_its_placement_is_answered_from_memory_as_e
     assert latest["amountIn"] == live["amountIn"]
     assert latest["position"] != live["position"]
     await drain_projections(migrated)
-    _double_amounts(migrated)  # the projected row catches up, then changes again: not read
+    assert latest["quotes"]  # nested objects: jsonb keeps their keys in an order of its own
+    latest_bytes = (await client.get(f"/api/orders/{flying}")).content
+    async with in_process_api(migrated) as fresh:
+        assert (await fresh.get(f"/api/orders/{flying}")).content == latest_bytes
+    _double_amounts(migrated)  # the projected row caught up, then changed again: not read
     assert await _get(client, flying) == latest
+
+
+async def test_once_memory_stops_answering_a_row_behind_what_was_shown_is_not_served(
+    migrated: Settings, redis: aioredis.Redis, keys: Keys
+) -> None:
+    """The relay stalls (its listeners failing does not stop it; stopping it does): the order
+    is then read from the table, unless the row is behind what this process showed, and then
+    from the log."""
+    events = build_histories(40, seed=12)
+    _, flying, cut = _ended_and_in_flight(events)
+    early = [e for e in events if e.order_id == flying and e.sequence < cut.sequence]
+    app = api_app(migrated)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        relay = app.state.resources.relay
+
+        def failing(recorded: object) -> None:
+            raise RuntimeError("a read model's fault")
+
+        relay.listen(failing)
+        await append(redis, keys, early)
+
+        async def routing() -> dict[str, Any] | None:
+            order = await _get(client, flying)
+            return order if order["status"] == "routing" else None
+
+        shown = await eventually(routing, what="the order followed to routing")
+        assert relay.running  # every entry made the failing listener raise
+        await drain_projections(migrated)
+        with psycopg.connect(migrated.require_database_url(), autocommit=True) as conn:
+            conn.execute("UPDATE orders SET sequence = 1, status = 'pending'")  # a row behind
+        await relay.stop()  # memory no longer answers
+        assert await _get(client, flying) == shown  # from the log, not the stale row

@@ -13,7 +13,7 @@ from api.live_orders import LiveOrders
 from api.order_views import order_answer
 from bench.sample_histories import build_histories
 from eventlog.codec import Recorded
-from schema.events import Event
+from schema.events import Event, TransactionSubmitted, new_event
 from tests.support.factories import order_placed, routing_started
 
 
@@ -111,3 +111,27 @@ def test_an_order_followed_to_its_end_moves_to_the_finished_views_rendered_when_
     assert view is not None
     assert orjson.loads(view.body)["order"]["status"] == "confirmed"
     assert follower.renders == 1
+
+
+def test_an_event_the_fold_refuses_drops_the_order_and_keeps_what_it_showed_as_its_floor() -> None:
+    follower = Follower()
+    placed = order_placed()
+    follower.learn(placed, routing_started(placed.order_id, 2))
+    assert follower.status(placed.order_id) == "routing"
+    submitted = TransactionSubmitted(attempt=1, tx_hash="x")
+    refused = new_event(submitted, order_id=placed.order_id, sequence=3)
+    follower.learn(refused)  # routing → submitted skips building: the fold refuses it
+    assert follower.live.answer(placed.order_id) is None
+    assert follower.live.floor(placed.order_id) == 2  # a projected row at 1 is behind: not served
+    other = order_placed()
+    follower.learn(other)  # and the others are still followed
+    assert follower.status(other.order_id) == "pending"
+
+
+def test_an_order_dropped_past_the_limit_keeps_its_floor() -> None:
+    follower = Follower(limit=1)
+    first, second = order_placed(), order_placed()
+    follower.learn(first, routing_started(first.order_id, 2), second)
+    assert follower.live.answer(first.order_id) is None
+    assert follower.live.floor(first.order_id) == 2
+    assert follower.live.floor(second.order_id) == 1
