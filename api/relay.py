@@ -220,7 +220,6 @@ class LogRelay:
         self.position = position.decode()
         try:
             recorded = decode(position, fields)
-            message = event_message(recorded)
         except UndecodableEntryError as exc:
             logger.error("relay skips entry at position %s: %s", self.position, exc)
             return
@@ -229,6 +228,9 @@ class LogRelay:
                 listener(recorded)
             except Exception:  # a read model's fault must never stop the relay
                 logger.exception("a listener failed on the entry at position %s", self.position)
+        if not self._subscriptions:  # no socket: no message to build
+            return
+        message = event_message(recorded)
         self._offer(self._all, message)
         if self._all_of_client:  # keys on and a client watching: only then are owners needed
             self.owners.learn(recorded.event)
