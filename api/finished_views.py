@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from schema.statuses import TERMINAL_STATUSES
 
-VIEWS_KEPT = 5_000  # about 1.5 KB each rendered, 5 KB while kept as a state to render
+VIEWS_KEPT = 2_000  # about 1.5 KB each rendered, 5-6 KB while kept as a state to render
 _TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
