@@ -28,7 +28,7 @@ from schema.statuses import TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 
-ORDERS_FOLLOWED = 5_000  # orders in flight kept; each 5-6 KB with its quotes (pydantic models)
+ORDERS_FOLLOWED = 5_000  # orders in flight kept; about 5 KB each as a state
 FLOORS_KEPT = 10_000
 _TERMINAL = frozenset(TERMINAL_STATUSES)
 
