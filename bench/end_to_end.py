@@ -49,7 +49,6 @@ class _Run:
     refused: dict[int, int] = field(default_factory=dict)
     offer_ended: float = 0.0
     backlog_at_end: int = 0
-    gets: int = 0
     sampled: dict[str, asyncio.Event] = field(default_factory=dict)  # orders to read with GET
     all_confirmed: asyncio.Event = field(default_factory=asyncio.Event)  # once the offer ended
 
@@ -77,7 +76,6 @@ async def _read_until_visible(port: int, order_id: str, run: _Run) -> None:
     try:
         while True:
             _, body = await conn.exchange(request)
-            run.gets += 1
             if b'"status":"confirmed"' in body:
                 run.visible[order_id] = time.perf_counter()
                 return

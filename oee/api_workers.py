@@ -39,10 +39,14 @@ class PortInUseError(OSError):
         super().__init__(f"cannot listen on {host}:{port}: {reason.strerror or reason}")
 
 
+def _tcp_socket(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.socket(family, socket.SOCK_STREAM)
+
+
 def shared_listener(host: str, port: int) -> socket.socket:
     """A listening socket on `host:port` that other processes may open too (SO_REUSEPORT)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener = _tcp_socket(host)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -57,8 +61,7 @@ def shared_listener(host: str, port: int) -> socket.socket:
 def _require_free(host: str, port: int) -> None:
     """Refuse a port anything listens on, another `oee api --workers` included: a probe bound
     without SO_REUSEPORT fails where a SO_REUSEPORT socket would quietly share the port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with _tcp_socket(host) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))

@@ -123,3 +123,22 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all(
     api.send_signal(signal.SIGTERM)
     assert api.wait(timeout=30) == 0
     assert not any(psutil.pid_exists(pid) for pid in workers)  # each waited for, none left
+
+
+def test_workers_that_cannot_start_stop_the_supervisor_with_exit_1(migrated: Settings) -> None:
+    env = {
+        **os.environ,
+        **migrated.to_environ(),
+        "REDIS_URL": "unknown://127.0.0.1:1",  # accepted as a setting, refused by the client
+        "PORT": str(free_port()),
+        "PYTHONPATH": str(ROOT),
+    }
+    ended = subprocess.run(
+        [sys.executable, "-m", "oee", "api", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert ended.returncode == 1
+    assert "API workers keep exiting at start" in ended.stderr.decode()
