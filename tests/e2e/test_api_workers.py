@@ -53,6 +53,17 @@ def api_workers(migrated: Settings) -> Iterator[tuple[subprocess.Popen[bytes], s
         api.wait(timeout=30)
 
 
+def _run_to_the_end(settings: Settings, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """`oee api --workers 2` with `env` over the settings' environment, until it exits."""
+    return subprocess.run(
+        [sys.executable, "-m", "oee", "api", "--workers", "2"],
+        env={**os.environ, **settings.to_environ(), "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _connections_held(pid: int, port: int) -> int:
     return sum(
         1
@@ -94,14 +105,7 @@ def test_a_port_already_served_is_refused_not_shared(
 ) -> None:
     _, url = api_workers
     port = url.rsplit(":", 1)[1]
-    env = {**os.environ, **migrated.to_environ(), "PORT": port, "PYTHONPATH": str(ROOT)}
-    second = subprocess.run(
-        [sys.executable, "-m", "oee", "api", "--workers", "2"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    second = _run_to_the_end(migrated, PORT=port)
     assert second.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in second.stderr.decode()
 
@@ -126,19 +130,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all(
 
 
 def test_workers_that_cannot_start_stop_the_supervisor_with_exit_1(migrated: Settings) -> None:
-    env = {
-        **os.environ,
-        **migrated.to_environ(),
-        "REDIS_URL": "unknown://127.0.0.1:1",  # accepted as a setting, refused by the client
-        "PORT": str(free_port()),
-        "PYTHONPATH": str(ROOT),
-    }
-    ended = subprocess.run(
-        [sys.executable, "-m", "oee", "api", "--workers", "2"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    # A URL the settings accept and the Redis client refuses: every worker's start fails.
+    ended = _run_to_the_end(migrated, PORT=str(free_port()), REDIS_URL="unknown://127.0.0.1:1")
     assert ended.returncode == 1
     assert "API workers keep exiting at start" in ended.stderr.decode()

@@ -208,17 +208,25 @@ async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
     assert GROUP not in await live_consumers(redis, keys)
 
 
-async def test_a_lingering_consumer_takes_what_arrived_meanwhile_as_one_batch(
-    redis: aioredis.Redis, keys: Keys
-) -> None:
+def _lingering(
+    redis: aioredis.Redis, keys: Keys, linger_ms: int, stop: asyncio.Event
+) -> tuple[list[int], asyncio.Task[None]]:
+    """A consumer that lingers `linger_ms` after a short batch, running until `stop`; the sizes
+    of the batches it handles."""
     sizes: list[int] = []
 
     async def handler(batch: Sequence[Recorded]) -> None:
         sizes.append(len(batch))
 
+    consumer = Consumer(redis, keys, _config("c1", linger_ms=linger_ms), handler)
+    return sizes, asyncio.create_task(consumer.run(stop))
+
+
+async def test_a_lingering_consumer_takes_what_arrived_meanwhile_as_one_batch(
+    redis: aioredis.Redis, keys: Keys
+) -> None:
     stop = asyncio.Event()
-    consumer = Consumer(redis, keys, _config("c1", linger_ms=1_000), handler)
-    task = asyncio.create_task(consumer.run(stop))
+    sizes, task = _lingering(redis, keys, 1_000, stop)
     await _append_orders(redis, keys, 1)
     await eventually(lambda: sizes == [1], what="the first order handled")
     for _ in range(5):  # five appends while it lingers after that short batch
@@ -230,16 +238,10 @@ async def test_a_lingering_consumer_takes_what_arrived_meanwhile_as_one_batch(
 
 
 async def test_stop_ends_a_lingering_consumer_at_once(redis: aioredis.Redis, keys: Keys) -> None:
-    handled: list[int] = []
-
-    async def handler(batch: Sequence[Recorded]) -> None:
-        handled.append(len(batch))
-
     stop = asyncio.Event()
-    consumer = Consumer(redis, keys, _config("c1", linger_ms=600_000), handler)
-    task = asyncio.create_task(consumer.run(stop))
+    sizes, task = _lingering(redis, keys, 600_000, stop)
     await _append_orders(redis, keys, 1)
-    await eventually(lambda: handled == [1], what="the order handled")
+    await eventually(lambda: sizes == [1], what="the order handled")
     stop.set()  # it lingers for ten minutes unless the stop ends the wait
     await asyncio.wait_for(task, 30)
     assert await _pending_count(redis, keys) == 0
