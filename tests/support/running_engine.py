@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import redis
@@ -27,16 +28,32 @@ FAST_VENUES = {
 }
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], within: float = 30) -> None:
+# The consumer groups each part runs, which /health lists once the part's consumers are live.
+PART_GROUPS = {"process": ("execution",), "project": ("projection:orders", "archive")}
+
+
+def wait_healthy(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    within: float = 30,
+    groups: tuple[str, ...] = (),
+) -> None:
+    """Wait until the API answers healthy and each of `groups` has a live consumer."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the API exited with {process.returncode}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+            answer = httpx.get(f"{base_url}/health", timeout=1)
+            if answer.status_code == 200 and _all_live(answer.json(), groups):
                 return
         time.sleep(0.05)  # deliberate: polling a server that is starting, with a deadline
-    raise RuntimeError(f"{base_url} was not healthy within {within} s")
+    raise RuntimeError(f"{base_url} was not healthy with {groups} live within {within} s")
+
+
+def _all_live(health: dict[str, Any], groups: tuple[str, ...]) -> bool:
+    consumers = health["checks"].get("consumers", {})
+    return all(consumers.get(group, {}).get("consumers") for group in groups)
 
 
 @contextlib.contextmanager
@@ -64,7 +81,8 @@ def running_engine(
     ]
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, started[0])
+        groups = tuple(group for part in parts for group in PART_GROUPS.get(part, ()))
+        wait_healthy(url, started[0], groups=groups)
         yield url
     finally:
         for process in started:
