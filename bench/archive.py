@@ -40,16 +40,16 @@ async def bench_archive(base: Settings, events: int) -> dict[str, Any]:
         await drain_projections(settings)
         from_log = await bench_replay(settings)
         redis = redis_client(settings)
-        archiver = EventArchiver(projection_connector(settings), redis, Keys(settings.key_prefix))
+        archiver = EventArchiver(projection_connector(settings), redis, settings.log_keys())
         consumer = Consumer(
-            redis, Keys(settings.key_prefix), archive_config(settings, "bench"), archiver.handle
+            redis, settings.log_keys(), archive_config(settings, "bench"), archiver.handle
         )
         try:
             began = time.perf_counter()
             await consumer.drain()
             seconds = time.perf_counter() - began
-            stream_bytes = await redis.memory_usage(Keys(settings.key_prefix).events, samples=0)
-            await _trim_all_but_the_tail(redis, Keys(settings.key_prefix), logged)
+            stream_bytes = await redis.memory_usage(settings.log_keys().events, samples=0)
+            await _trim_all_but_the_tail(redis, settings.log_keys(), logged)
             from_both = await bench_replay(settings)
         finally:
             await archiver.close()

@@ -17,7 +17,6 @@ from bench.execution import placement, start_processor, wait_until_ready
 from bench.scope import bench_scope, execution_run
 from eventlog.append import EventAppender
 from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 
 SAMPLE_EVERY_S = 10.0
@@ -41,7 +40,7 @@ async def _keys_bytes(redis: Any, prefix: str) -> tuple[int, int]:
 async def _run(
     settings: Settings, rate: int, seconds: float, processor: subprocess.Popen[bytes]
 ) -> dict[str, Any]:
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     redis = redis_client(settings)
     appender = EventAppender(redis, keys)
     samples: list[dict[str, Any]] = []

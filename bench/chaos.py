@@ -39,7 +39,6 @@ from bench.chaos_engine import Engine
 from bench.chaos_faults import FAULTS, Recovery, inject
 from bench.chaos_orders import Placements, place_steadily
 from bench.scope import HOST, BenchScope, bench_scope
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 
 # The engine under test: quick venues that fail a fifth of swaps transiently, no execution limit,
@@ -113,7 +112,7 @@ async def _faults(
 async def _settle(scope: BenchScope, accepted: set[str]) -> tuple[dict[str, list[str]], float]:
     """Wait until every accepted order has ended, nothing is pending and the read model agrees
     (or SETTLE_WITHIN_S passes); the log's timelines then, and the seconds it took."""
-    keys = Keys(scope.settings.key_prefix)
+    keys = scope.settings.log_keys()
     redis_url, database_url = (
         scope.settings.require_redis_url(),
         scope.settings.require_database_url(),
@@ -169,7 +168,7 @@ async def _run(plan: Plan, scope: BenchScope, server: AofRedis, logs: Path) -> d
         died = engine.exited()  # parts that ended by themselves: none should have
     finally:
         stopped = engine.stop_all()
-    keys = Keys(scope.settings.key_prefix)
+    keys = scope.settings.log_keys()
     verdict = judge_log(timelines, accepted)
     redis_url, database_url = (
         scope.settings.require_redis_url(),

@@ -41,7 +41,7 @@ async def bench_execution(settings: Settings, orders: int, processors: int) -> d
     until every order has its terminal event and the group has consumed the whole log. Returns the
     figures (seconds, orders per second, end-to-end latency percentiles, peak memory)."""
     run = execution_run(settings)
-    keys = Keys(run.key_prefix)
+    keys = run.log_keys()
     redis = redis_client(run)
     names = [f"bench-{n}" for n in range(processors)]
     started = [start_processor(run, name) for name in names]

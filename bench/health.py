@@ -19,7 +19,7 @@ from bench.percentile import percentile
 from bench.scope import HOST, bench_scope
 from eventlog.append import EventAppender
 from eventlog.connections import redis_client
-from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.keys import EXECUTION_GROUP
 from eventlog.settings import Settings
 
 CONNECTIONS = 64
@@ -49,7 +49,7 @@ def _load(port: int, path: str, seconds: float) -> LoadResult:
 async def _backlog(settings: Settings, orders: int) -> None:
     """`orders` placements in the log, behind the execution and projection groups."""
     redis = redis_client(settings)
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     try:
         appender = EventAppender(redis, keys)
         for start in range(0, orders, 2_000):

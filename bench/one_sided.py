@@ -31,7 +31,7 @@ TERMINAL = {b"OrderConfirmed", b"OrderFailed"}
 
 async def bench_one_sided(settings: Settings, orders: int, share: float) -> dict[str, Any]:
     run = execution_run(settings, venue_arbitrage_share=share)
-    keys = Keys(run.key_prefix)
+    keys = run.log_keys()
     redis = redis_client(run)
     market = Market(redis, keys, run)
     await market.seed()

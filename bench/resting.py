@@ -49,7 +49,7 @@ async def bench_resting(
     run = execution_run(
         settings, venue_drift_bps=0, venue_arbitrage_share=0.0, max_resting_per_client=0
     )
-    keys = Keys(run.key_prefix)
+    keys = run.log_keys()
     redis = redis_client(run)
     market = Market(redis, keys, run)
     await market.seed()

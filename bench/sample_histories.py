@@ -15,7 +15,6 @@ from typing import Any
 
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import (
     AttemptFailed,
@@ -199,7 +198,7 @@ async def write_histories(settings: Settings, orders: int, *, seed: int) -> list
     history = build_histories(orders, seed=seed)
     redis = redis_client(settings)
     try:
-        await append_histories(EventAppender(redis, Keys(settings.key_prefix)), history)
+        await append_histories(EventAppender(redis, settings.log_keys()), history)
     finally:
         await redis.aclose()
     return history

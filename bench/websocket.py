@@ -24,7 +24,6 @@ from bench.process_readings import cpu_seconds, free_port, rss_kib
 from bench.scope import child_env
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from schema.events import Event, OrderPlaced, new_event
 
@@ -200,7 +199,7 @@ async def bench_websocket(
         env=child_env(run.to_environ()),
     )
     redis = redis_client(run)
-    keys = Keys(run.key_prefix)
+    keys = run.log_keys()
     groups: list[_ClientProcess] = []
     try:
         await _wait_for_port(port, server)

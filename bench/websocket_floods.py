@@ -32,7 +32,6 @@ from bench.sample_histories import append_histories, build_histories
 from bench.scope import HOST, BenchScope, bench_scope
 from eventlog.append import EventAppender
 from eventlog.connections import redis_client
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 
 HANDSHAKES_AT_ONCE = 200
@@ -142,9 +141,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         settings = scope.settings
         redis = redis_client(settings)
         await append_histories(
-            EventAppender(redis, Keys(settings.key_prefix)), build_histories(args.orders, seed=7)
+            EventAppender(redis, settings.log_keys()), build_histories(args.orders, seed=7)
         )
-        events = int(await redis.xlen(Keys(settings.key_prefix).events))
+        events = int(await redis.xlen(settings.log_keys().events))
         await redis.aclose()
         base_url, ws_url = f"http://{HOST}:{settings.port}", f"ws://{HOST}:{settings.port}"
         report: dict[str, Any] = {"apiSource": str(args.api_source or "this checkout")}

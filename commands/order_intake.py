@@ -117,12 +117,7 @@ class OrderIntake:
         self._keys = keys
         self._settings = settings
         self.listings = TokenListings(redis, keys)
-        self.limit = IntakeLimit(
-            settings.require_redis_url(),
-            redis.connection_pool,
-            keys,
-            settings.intake_rate_limit_per_minute,
-        )
+        self.limit = IntakeLimit(settings, redis, keys, settings.intake_rate_limit_per_minute)
 
     async def place(self, body: Any, *, client_id: str, idempotency_key: str | None) -> Placed:
         try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from eventlog.cluster_client import Cluster
 from eventlog.settings import Settings
 
 POOL_WAIT_S = 30
@@ -15,7 +17,12 @@ POOL_WAIT_S = 30
 
 def redis_client(settings: Settings, *, max_connections: int = 64) -> aioredis.Redis:
     """A pooled asyncio Redis client that returns bytes. When every connection is busy a caller
-    waits for one (up to POOL_WAIT_S) rather than failing at once."""
+    waits for one (up to POOL_WAIT_S) rather than failing at once.
+
+    With REDIS_CLUSTER_URL it is redis-py's cluster client, which answers the same commands
+    (each sent to the master of its key's slot) and is used through the same interface."""
+    if settings.redis_cluster_url:
+        return cluster_client(settings.redis_cluster_url)
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.require_redis_url(),
         max_connections=max_connections,
@@ -26,6 +33,19 @@ def redis_client(settings: Settings, *, max_connections: int = 64) -> aioredis.R
         protocol=2,
     )
     return aioredis.Redis.from_pool(pool)  # closing the client closes its pool
+
+
+def cluster_client(url: str) -> aioredis.Redis:
+    """The cluster client: it learns the cluster's slots from the node at `url`, follows moves
+    and failovers, and opens connections to each master as they are wanted."""
+    client = Cluster.from_url(
+        url,
+        decode_responses=False,
+        health_check_interval=30,
+        socket_keepalive=True,
+        protocol=2,
+    )
+    return cast(aioredis.Redis, client)
 
 
 def postgres_pool(

@@ -1,6 +1,8 @@
 """Every Redis key and consumer-group name the engine uses, in one place.
 
-All keys share the settings' prefix, so deployments (and tests) can share one Redis safely.
+All keys share the settings' prefix, so deployments (and tests) can share one Redis safely. On a
+Redis Cluster the prefix is the names' hash tag (`{oee}:events`): every key of a deployment is in
+one slot, so each script and transaction keeps its keys together.
 """
 
 from __future__ import annotations
@@ -15,150 +17,155 @@ PROJECTION_GROUP_PREFIX = "projection:"
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "oee"
+    hash_tagged: bool = False
+
+    @property
+    def _base(self) -> str:
+        return f"{{{self.prefix}}}" if self.hash_tagged else self.prefix
 
     @property
     def events(self) -> str:
         """The event log: one stream for every order."""
-        return f"{self.prefix}:events"
+        return f"{self._base}:events"
 
     @property
     def dead_letters(self) -> str:
         """Entries no consumer could handle, with the error and where they came from."""
-        return f"{self.prefix}:dead-letters"
+        return f"{self._base}:dead-letters"
 
     def entry_errors(self, group: str) -> str:
         """A hash of the last error of each entry `group` failed on, until it is handled."""
-        return f"{self.prefix}:errors:{group}"
+        return f"{self._base}:errors:{group}"
 
     def order_positions(self, order_id: uuid.UUID | str) -> str:
         """The log positions of one order's events; its length is the order's sequence."""
-        return f"{self.prefix}:order:{order_id}"
+        return f"{self._base}:order:{order_id}"
 
     @property
     def finished_orders(self) -> str:
         """Orders (and venue events) nothing more is appended to, once archived: a sorted set of
         ids scored by their last position (`eventlog.codec.position_score`). Trimming the log
         past that point removes their position lists too."""
-        return f"{self.prefix}:finished-orders"
+        return f"{self._base}:finished-orders"
 
     def health(self, group: str, consumer: str) -> str:
         """One consumer's latest figures (handled, in flight, ...), expiring with its heartbeat."""
-        return f"{self.prefix}:health:{group}:{consumer}"
+        return f"{self._base}:health:{group}:{consumer}"
 
     @property
     def health_probe(self) -> str:
         """Written (with a short TTL) by each `/health`: a Redis that takes no writes is down."""
-        return f"{self.prefix}:health-probe"
+        return f"{self._base}:health-probe"
 
     @property
     def heartbeats(self) -> str:
         """Every live consumer: a sorted set of [group, consumer] scored by when its heartbeat
         expires, so finding the live ones is one range read, never a scan of the keyspace."""
-        return f"{self.prefix}:heartbeats"
+        return f"{self._base}:heartbeats"
 
     @property
     def api_keys(self) -> str:
         """The API keys made with `oee keys`: a hash from each key's SHA-256 (hex) to its record
         (id, client, admin, created, revoked); never the key itself."""
-        return f"{self.prefix}:api-keys"
+        return f"{self._base}:api-keys"
 
     def stream_ticket(self, ticket_digest: str) -> str:
         """A WebSocket ticket (`POST /api/stream-tickets`), named by the ticket's SHA-256 (hex):
         the caller it stands for, for a few seconds, taken once."""
-        return f"{self.prefix}:stream-ticket:{ticket_digest}"
+        return f"{self._base}:stream-ticket:{ticket_digest}"
 
     def idempotency(self, client_id: str, key_digest: str) -> str:
         """A client's claim of an Idempotency-Key, named by the key's digest: never the key."""
-        return f"{self.prefix}:idempotency:{client_id}:{key_digest}"
+        return f"{self._base}:idempotency:{client_id}:{key_digest}"
 
     @property
     def intake_limits(self) -> str:
         """The prefix under which the intake limiter (the `limits` library) keeps its windows."""
-        return f"{self.prefix}:intake"
+        return f"{self._base}:intake"
 
     @property
     def execution_bucket(self) -> str:
         """The token bucket that bounds executions per minute across all processors."""
-        return f"{self.prefix}:execution-bucket"
+        return f"{self._base}:execution-bucket"
 
     def pool(self, venue: str, pair: str) -> str:
-        return f"{self.prefix}:pool:{venue}:{pair}"
+        return f"{self._base}:pool:{venue}:{pair}"
 
     @property
     def venue_state(self) -> str:
-        return f"{self.prefix}:venue-state"
+        return f"{self._base}:venue-state"
 
     @property
     def market_moves(self) -> str:
         """What the market's steps moved (arbitrage, drift), recorded with the move itself: a
         list of JSON records waiting to be logged as MarketMoved events."""
-        return f"{self.prefix}:market-moves"
+        return f"{self._base}:market-moves"
 
     @property
     def venue_prices(self) -> str:
         """A JSON snapshot of every pool's spot price, rewritten by processors as prices drift."""
-        return f"{self.prefix}:venue-prices"
+        return f"{self._base}:venue-prices"
 
     def resting_book(self, token_in: str, token_out: str) -> str:
         """Resting limit orders selling `token_in` for `token_out`: a sorted set of
         `<order id>:<sequence>` scored by limit price, so the orders a price reaches are one
         range read."""
-        return f"{self.prefix}:resting:{token_in}:{token_out}"
+        return f"{self._base}:resting:{token_in}:{token_out}"
 
     def sniper_book(self, token_in: str, token_out: str) -> str:
         """Resting sniper orders buying `token_out` with `token_in`: a sorted set of
         `<order id>:<sequence>` scored by when each was placed, so a launch fills them in that
         order."""
-        return f"{self.prefix}:snipers:{token_in}:{token_out}"
+        return f"{self._base}:snipers:{token_in}:{token_out}"
 
     @property
     def listed_tokens(self) -> str:
         """Tokens listed by pool launches: a hash from symbol to [mint, decimals] (JSON)."""
-        return f"{self.prefix}:listed-tokens"
+        return f"{self._base}:listed-tokens"
 
     @property
     def launched_pools(self) -> str:
         """Every pool a launch opened, as `<venue>|<pair>`: the market's pools beyond its seed."""
-        return f"{self.prefix}:launched-pools"
+        return f"{self._base}:launched-pools"
 
     @property
     def resting_orders(self) -> str:
         """A hash from each resting order's `<order id>:<sequence>` to what triggering it needs."""
-        return f"{self.prefix}:resting-orders"
+        return f"{self._base}:resting-orders"
 
     @property
     def resting_expiries(self) -> str:
         """Every resting order's `<order id>:<sequence>`, scored by when it expires (epoch s)."""
-        return f"{self.prefix}:resting-expiries"
+        return f"{self._base}:resting-expiries"
 
     @property
     def resting_pairs(self) -> str:
         """The `<limit|sniper>:<token in>:<token out>` directions that have (or had) resting
         orders."""
-        return f"{self.prefix}:resting-pairs"
+        return f"{self._base}:resting-pairs"
 
     def resting_client(self, client_id: str) -> str:
         """The `<order id>:<sequence>` of every order `client_id` has resting: its count is what
         the per-client limit on resting orders checks."""
-        return f"{self.prefix}:resting-client:{client_id}"
+        return f"{self._base}:resting-client:{client_id}"
 
     def submission(self, order_id: uuid.UUID | str) -> str:
         """The first submission result of an order: makes submission idempotent."""
-        return f"{self.prefix}:submission:{order_id}"
+        return f"{self._base}:submission:{order_id}"
 
     def venue_failures(self, order_id: uuid.UUID | str | None = None) -> str:
         """A failure script: error codes the simulated venues answer to the next swap attempts,
         for one order or (without `order_id`) for every order."""
         scope = f":{order_id}" if order_id is not None else ""
-        return f"{self.prefix}:venue-failures{scope}"
+        return f"{self._base}:venue-failures{scope}"
 
     def execution_stats(self, consumer: str) -> str:
         """One execution processor's counters and gauges (in flight, started, confirmed, ...)."""
-        return f"{self.prefix}:execution-stats:{consumer}"
+        return f"{self._base}:execution-stats:{consumer}"
 
     def execution_stats_pattern(self) -> str:
-        return f"{self.prefix}:execution-stats:*"
+        return f"{self._base}:execution-stats:*"
 
     def all(self) -> str:
         """A pattern matching every key of this log (for clean-up, never on a request path)."""
-        return f"{self.prefix}:*"
+        return f"{self._base}:*"

@@ -19,6 +19,7 @@ _ENV_NAMES = {
     "host": "HOST",
     "port": "PORT",
     "redis_url": "REDIS_URL",
+    "redis_cluster_url": "REDIS_CLUSTER_URL",
     "database_url": "DATABASE_URL",
     "log_level": "LOG_LEVEL",
     "max_concurrent_orders": "MAX_CONCURRENT_ORDERS",

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     SecretStr,
     ValidationError,
@@ -27,13 +26,14 @@ from eventlog.setting_sources import (
     normalised_networks,
     redis_url_from_parts,
 )
+from eventlog.store_settings import SettingsError, StoreSettings
+
+__all__ = ["Settings", "SettingsError"]
 
 
-class SettingsError(ValueError):
-    """A setting in the environment has a value that cannot be used."""
+class Settings(StoreSettings):
+    """Every setting (those of the stores come from StoreSettings)."""
 
-
-class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Where things are.
@@ -44,18 +44,6 @@ class Settings(BaseModel):
         "server",
         "comma-separated addresses or networks (CIDR) of proxies whose X-Forwarded-For names the"
         " client; empty: no proxy is trusted and the client is the peer address",
-    )
-    redis_url: str | None = setting(
-        None,
-        "stores",
-        "the event log's Redis (or REDIS_HOST, REDIS_PORT, REDIS_PASSWORD);"
-        " unset under `oee up`: embedded Valkey",
-    )
-    database_url: str | None = setting(
-        None, "stores", "PostgreSQL of the read models; unset under `oee up`: embedded PostgreSQL"
-    )
-    key_prefix: str = setting(
-        "oee", "stores", "prefix of every Redis key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$"
     )
     data_dir: Path = setting(Path(".oee"), "embedded", "where the embedded servers keep data")
     log_level: str = setting("INFO", "logging", "DEBUG, INFO, WARNING or ERROR")
@@ -285,13 +273,3 @@ class Settings(BaseModel):
             env_name(field): "" if value is None else environ_value(value)
             for field, value in self.model_dump().items()
         }
-
-    def require_redis_url(self) -> str:
-        if not self.redis_url:
-            raise SettingsError("REDIS_URL (or REDIS_HOST) is not set")
-        return self.redis_url
-
-    def require_database_url(self) -> str:
-        if not self.database_url:
-            raise SettingsError("DATABASE_URL is not set")
-        return self.database_url

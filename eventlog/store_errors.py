@@ -8,14 +8,25 @@ caller's own failure and is handled as one.
 from __future__ import annotations
 
 import psycopg
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Redis (or any socket) could not be reached in time, or Redis is at its `maxmemory` and refuses
 # writes (it comes back when memory is freed or raised: a retry cures it like a lost connection).
+# On a cluster: a slot without a master for now, or a failover under way.
 REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
     OutOfMemoryError,
+    ClusterDownError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,

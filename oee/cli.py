@@ -105,8 +105,8 @@ _READS: dict[str, tuple[str, ...]] = {
     "project": ("stores", "logging", "consumers", "projection"),
     "migrate": ("database_url", "logging"),
     "replay": ("stores", "logging", "projection"),
-    "health": ("redis_url", "key_prefix", "logging"),
-    "keys": ("redis_url", "key_prefix", "data_dir"),
+    "health": ("redis_url", "redis_cluster_url", "key_prefix", "logging"),
+    "keys": ("redis_url", "redis_cluster_url", "key_prefix", "data_dir"),
     "bench": tuple(SETTING_GROUPS),
 }
 

@@ -15,7 +15,7 @@ from eventlog.settings import Settings, SettingsError
 def _redis_settings(settings: Settings) -> Settings:
     from oee.embedded_state import read_state
 
-    if settings.redis_url:
+    if settings.has_redis():
         return settings
     running = read_state(settings.data_dir.expanduser()).get("redis_url")
     if not running:
@@ -33,10 +33,9 @@ async def run_keys(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here: `oee --help` and the other commands need none of it.
     from api.api_keys import create_key, revoke_key, stored_keys
     from eventlog.connections import redis_client
-    from eventlog.keys import Keys
 
     redis = redis_client(_redis_settings(settings))
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     try:
         if args.action == "create":
             try:

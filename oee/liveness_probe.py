@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from eventlog.connections import redis_client
 from eventlog.consumer_health import live_consumers
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.wiring import named_on_this_host
 
@@ -16,7 +15,7 @@ from oee.wiring import named_on_this_host
 async def check_health(settings: Settings, group: str, *, anywhere: bool = False) -> int:
     redis = redis_client(settings)
     try:
-        live = await live_consumers(redis, Keys(settings.key_prefix))
+        live = await live_consumers(redis, settings.log_keys())
     finally:
         await redis.aclose()
     consumers = live.get(group, [])

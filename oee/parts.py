@@ -26,7 +26,6 @@ from eventlog.archive_source import ArchiveSource
 from eventlog.backoff import retry_line
 from eventlog.connections import redis_client
 from eventlog.consumer import Consumer
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from oee.wiring import (
@@ -121,7 +120,7 @@ async def projector_consumers(
     from projections.projector import Projector
     from projections.registry import select_projections
 
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     connect = projection_connector(settings)
     projectors = [Projector(p, connect) for p in select_projections(projections)]
     archivers = [EventArchiver(connect, redis, keys)] if archive else []
@@ -180,7 +179,7 @@ async def run_projectors(
                 for consumer in consumers:
                     group.create_task(consumer.run(stop))
                 if projections is None:  # the archiver runs here: so does the trim
-                    keys = Keys(settings.key_prefix)
+                    keys = settings.log_keys()
                     trimmer = LogTrimmer(redis, keys, settings.log_retention_seconds)
                     group.create_task(trimmer.run(stop))
     finally:

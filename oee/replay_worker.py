@@ -15,7 +15,6 @@ import sys
 import orjson
 
 from eventlog.gc_tuning import fewer_collections
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.wiring import replay_clients
 from projections.appliable import Skipped
@@ -32,7 +31,7 @@ async def _run(settings: Settings, argv: list[str]) -> tuple[tuple[int, int], li
         return await replay_partition(
             redis,
             conn,
-            Keys(settings.key_prefix),
+            settings.log_keys(),
             schema,
             names,
             part=int(part),

@@ -63,13 +63,16 @@ def run_up(settings: Settings) -> int:
         return children.supervise(settings.host, settings.port, then=THEN)
 
 
-def _servers(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, str]:
-    """The configured URLs; embedded servers (stopped by `stack`) for the missing ones."""
-    if settings.redis_url and settings.database_url:
-        return settings.redis_url, settings.database_url
+def _servers(settings: Settings, stack: contextlib.ExitStack) -> tuple[str | None, str]:
+    """The configured URLs; embedded servers (stopped by `stack`) for the missing ones. With
+    REDIS_CLUSTER_URL no Redis is embedded and the Redis URL is None: the children read the
+    cluster's."""
+    given_redis = None if settings.redis_cluster_url else settings.redis_url
+    if (given_redis or settings.redis_cluster_url) and settings.database_url:
+        return given_redis, settings.database_url
     servers = EmbeddedServers(
         settings.data_dir,
-        redis_url=settings.redis_url,
+        redis_url=settings.redis_cluster_url or settings.redis_url,
         database_url=settings.database_url,
         stop_with_owner=True,
     )
@@ -79,9 +82,9 @@ def _servers(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, str]
         ("Valkey", settings.redis_url, redis_url),
         ("PostgreSQL", settings.database_url, database_url),
     ):
-        if not given:
+        if not given and not (name == "Valkey" and settings.redis_cluster_url):
             logger.info("embedded %s at %s", name, _without_password(url))
-    return redis_url, database_url
+    return (None if settings.redis_cluster_url else redis_url), database_url
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from eventlog.append import EventAppender
 from eventlog.archive_source import ArchiveSource
 from eventlog.connections import postgres_pool, redis_client
 from eventlog.consumer_config import ConsumerConfig
-from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.keys import EXECUTION_GROUP
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE, STORES_UNAVAILABLE
 
@@ -97,7 +97,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
         timeout=settings.api_store_timeout_seconds,
     )
     await pool.open(wait=False)
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     archive = ArchiveReader(pool.connection)
     relay = LogRelay(redis, keys, settings, archive)
     finished = FinishedViews()
@@ -129,6 +129,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[Resources]:
     finally:
         await health.stop()
         await relay.stop()
+        await intake.limit.close()
         await pool.close()
         await redis.aclose()
 
@@ -161,7 +162,7 @@ def execution_processor(
     from processors.route_choice import Router
     from processors.venues import Venues
 
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     market = Market(redis, keys, settings)
     venues = Venues(market, settings)
     context = ExecutionContext(

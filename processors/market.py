@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from eventlog.batching import TurnBatcher
 from eventlog.keys import Keys
+from eventlog.script_calls import ScriptCall, call_each
 from eventlog.settings import Settings
 from eventlog.token_listings import TokenListings
 from processors.initial_market import POOL_PAIRS, USD_PRICES, initial_pools
@@ -180,12 +181,8 @@ class Market:
             return await self._read_all(requests)
         return [snapshot] * len(requests)
 
-    async def _swap_all(self, requests: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
-        pipe = self._redis.pipeline(transaction=False)
-        for keys, args in requests:
-            await self._swap_script(keys=keys, args=args, client=pipe)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
+    async def _swap_all(self, requests: Sequence[ScriptCall]) -> list[Any]:
+        return await call_each(self._redis, self._swap_script, requests)
 
     async def drift(self) -> int:
         """Apply the market's steps due since the last call (by Redis time): the reference

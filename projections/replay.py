@@ -23,7 +23,6 @@ from psycopg import AsyncConnection
 
 from eventlog.archive_source import ArchiveSource
 from eventlog.codec import Recorded, position_key
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from projections.appliable import Skipped
 from projections.group_position import advance_group
@@ -93,7 +92,7 @@ async def replay(
     nothing else while it replays runs it under `eventlog.gc_tuning.fewer_collections`."""
     projections = select_projections(names)
     tables = tuple(t for p in projections for t in p.tables)
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     started = time.monotonic()
     schemas = ShadowSchemas.beside(await current_schema(conn))
     cursor = await conn.execute(f"SELECT pg_try_advisory_lock({_REPLAY_LOCK_KEY})")
@@ -230,7 +229,7 @@ async def _load_partitions(
     here = replay_partition(  # this process takes partition 0 itself, over its own connection
         redis,
         conn,
-        Keys(settings.key_prefix),
+        settings.log_keys(),
         schema,
         names,
         part=0,

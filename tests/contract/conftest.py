@@ -1,8 +1,8 @@
 """The contract suite drives a running server over HTTP by base URL.
 
 `OEE_BASE_URL` points it at any deployment; otherwise a fixture starts `oee api`, `oee process`
-and `oee project` against the test servers, on a free port, with a key prefix and a database
-schema of its own.
+and `oee project` on a free port, with a key prefix and a database schema of its own: once on the
+test servers' Redis and once on a three-master Redis Cluster.
 """
 
 from __future__ import annotations
@@ -19,19 +19,25 @@ from tests.support.running_engine import running_engine
 from tests.support.schemas import scratch_schema
 
 
-@pytest.fixture(scope="session")
-def base_url(server_urls: tuple[str, str]) -> Iterator[str]:
+@pytest.fixture(scope="session", params=["single", "cluster"])
+def base_url(server_urls: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each contract test runs twice: with the engine on the test servers' Redis, and on the
+    three-master test cluster."""
     external = os.environ.get("OEE_BASE_URL")
     if external:
+        if request.param == "cluster":
+            pytest.skip("OEE_BASE_URL names one deployment: its run is the first")
         yield external.rstrip("/")
         return
-    redis_url, database_url = server_urls
-    with scratch_schema(database_url, prefix="contract") as scoped_db:
+    cluster = request.param == "cluster"
+    redis_url = request.getfixturevalue("cluster_url") if cluster else server_urls[0]
+    with scratch_schema(server_urls[1], prefix="contract") as scoped_db:
         migrate(scoped_db)
         with running_engine(
             redis_url,
             scoped_db,
             key_prefix=f"contract{uuid.uuid4().hex[:8]}",
+            cluster=cluster,
         ) as url:
             yield url
 

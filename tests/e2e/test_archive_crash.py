@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from bench.sample_histories import append_histories, build_histories
@@ -15,6 +16,8 @@ from oee.parts import drain_archive
 from tests.support.archive_reads import archived, logged_entries
 from tests.support.polling import eventually
 from tests.support.processor_processes import oee_part
+
+pytestmark = pytest.mark.on_cluster_too
 
 
 async def test_an_archiver_killed_mid_batch_archives_every_event_once_when_started_again(

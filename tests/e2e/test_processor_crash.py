@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
@@ -20,6 +21,8 @@ from tests.support.factories import order_placed
 from tests.support.polling import eventually
 from tests.support.processor_processes import no_pending, processor_process, timelines
 from tests.support.settings import MakeSettings
+
+pytestmark = pytest.mark.on_cluster_too
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {b"OrderConfirmed", b"OrderFailed", b"OrderCancelled", b"OrderExpired"}

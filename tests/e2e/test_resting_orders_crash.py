@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
@@ -20,6 +21,8 @@ from tests.support.factories import order_placed
 from tests.support.polling import eventually
 from tests.support.processor_processes import no_pending, processor_process, timelines
 from tests.support.settings import MakeSettings
+
+pytestmark = pytest.mark.on_cluster_too
 
 ORDERS = 1000
 

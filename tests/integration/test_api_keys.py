@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.api_keys import create_key, revoke_key
-from eventlog.keys import Keys
 from eventlog.settings import Settings
 from oee.parts import drain_projections
 from schema.migrate import migrate
@@ -21,6 +20,8 @@ from tests.support.in_process_api import in_process_api
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
 from tests.support.websocket_harness import client, closed_with, running_api
+
+pytestmark = pytest.mark.on_cluster_too
 
 ALICE, BOB, OPS = "alice-key-0123456789", "bob-key-0123456789", "ops-key-0123456789"
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
@@ -108,13 +109,13 @@ async def test_without_a_valid_key_every_protected_endpoint_is_401_and_changes_n
     api: httpx.AsyncClient, keyed: Settings, redis: aioredis.Redis, headers: dict[str, str]
 ) -> None:
     order_id = await place(api, ALICE)
-    log_length = await redis.xlen(Keys(keyed.key_prefix).events)
+    log_length = await redis.xlen(keyed.log_keys().events)
     for method, path, body in protected(order_id):
         answer = await api.request(method, path, json=body, headers=headers)
         assert answer.status_code == 401, (method, path)
         assert answer.headers["www-authenticate"].startswith("Bearer")
         assert answer.json()["code"] == "UNAUTHORIZED"
-    assert await redis.xlen(Keys(keyed.key_prefix).events) == log_length
+    assert await redis.xlen(keyed.log_keys().events) == log_length
 
 
 async def test_the_open_endpoints_need_no_key(api: httpx.AsyncClient) -> None:
@@ -206,7 +207,7 @@ async def test_keys_made_with_oee_keys_work_and_stop_working_once_revoked(
 ) -> None:
     settings = make_settings(api_keys_refresh_seconds=0.05)
     migrate(settings.require_database_url())
-    keys = Keys(settings.key_prefix)
+    keys = settings.log_keys()
     async with in_process_api(settings) as api:
         assert (await api.get("/api/orders")).status_code == 200  # no key anywhere: keys off
         key_id, key = await create_key(redis, keys, "carol", admin=False)

@@ -17,6 +17,8 @@ from eventlog.settings import Settings
 from schema.events import Event
 from tests.support.factories import order_placed, routing_started
 
+pytestmark = pytest.mark.on_cluster_too
+
 
 async def test_two_writers_racing_for_the_same_sequence_have_exactly_one_winner(
     redis: aioredis.Redis, keys: Keys, settings: Settings

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
+import pytest
 import redis.asyncio as aioredis
 
 from archive.archiver import EventArchiver
@@ -22,6 +23,8 @@ from oee.parts import drain_archive
 from oee.wiring import projection_connector
 from schema.events import RoutingStarted, new_event
 from tests.support.archive_reads import archived, logged_entries
+
+pytestmark = pytest.mark.on_cluster_too
 
 
 async def test_every_event_is_archived_once_in_log_order_exactly_as_logged(

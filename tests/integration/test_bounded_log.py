@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import redis.asyncio as aioredis
 
 from bench.snapshot import snapshot
@@ -24,6 +25,8 @@ from tests.support.polling import eventually
 from tests.support.resting import quiet_market
 from tests.support.settings import MakeSettings
 from tests.support.websocket_harness import client, receive, receive_events, running_api
+
+pytestmark = pytest.mark.on_cluster_too
 
 MARKET = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5"}
 WAVES, PER_WAVE = 4, 15

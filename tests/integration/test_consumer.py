@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
@@ -23,6 +24,8 @@ from eventlog.reading import read_after
 from eventlog.settings import Settings
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
+
+pytestmark = pytest.mark.on_cluster_too
 
 GROUP = "test-group"
 
@@ -172,7 +175,7 @@ async def test_a_consumer_recreates_its_group_after_redis_lost_everything(
     await _append_orders(redis, keys, 3)
     await eventually(lambda: len(handled) == 3)
     # What a FLUSHALL or a restart without persistence does to this deployment's keys.
-    async for key in redis.scan_iter(match=Keys(settings.key_prefix).all()):
+    async for key in redis.scan_iter(match=settings.log_keys().all()):
         await redis.unlink(key)
     await _append_orders(redis, keys, 2)
     await eventually(lambda: len(handled) == 5)

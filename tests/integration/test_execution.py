@@ -39,6 +39,8 @@ from tests.support.failure_scripts import FailureScript
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
 
+pytestmark = pytest.mark.on_cluster_too
+
 TERMINAL = ("OrderConfirmed", "OrderFailed", "OrderCancelled", "OrderExpired")
 
 

@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
@@ -18,6 +19,8 @@ from schema.events import RoutingStarted
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
+
+pytestmark = pytest.mark.on_cluster_too
 
 TERMINAL = ("OrderConfirmed", "OrderFailed")
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.append import EventAppender
@@ -36,6 +37,8 @@ from tests.support.factories import order_placed
 from tests.support.failure_scripts import FailureScript
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
+
+pytestmark = pytest.mark.on_cluster_too
 
 
 def _settings(make_settings: MakeSettings, **overrides: Any) -> Settings:

@@ -32,6 +32,8 @@ from tests.support.resting import (
 )
 from tests.support.settings import MakeSettings
 
+pytestmark = pytest.mark.on_cluster_too
+
 
 @pytest.fixture
 async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> ExecutionProcessor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from archive.trimmer import LogTrimmer
@@ -21,6 +22,8 @@ from tests.support.archive_reads import archive_reader, archived, logged_entries
 from tests.support.resting import drain_all, move_sol_usdc, place_limit, quiet_market
 from tests.support.settings import MakeSettings
 from tests.support.websocket_harness import client, receive, receive_events, running_api
+
+pytestmark = pytest.mark.on_cluster_too
 
 
 async def test_a_group_that_stopped_reading_keeps_what_it_has_not_acked_in_redis(

@@ -98,7 +98,7 @@ async def _one_sided_flow(
         max_concurrent_orders=20,
         key_prefix=f"{keys.prefix}-{share}",
     )
-    scoped = Keys(settings.key_prefix)
+    scoped = settings.log_keys()
     processor = execution_processor(redis, settings, name="p")
     await processor.prepare()
     stop = asyncio.Event()
@@ -121,7 +121,7 @@ async def _one_sided_flow(
         kind, data = timeline[-1]
         outcomes[kind.decode() if kind == b"OrderConfirmed" else data.decode()] += 1
     price = await _raydium_price(processor.market)
-    async for key in redis.scan_iter(match=f"{scoped.prefix}:*"):
+    async for key in redis.scan_iter(match=scoped.all()):
         await redis.unlink(key)
     return outcomes, price
 

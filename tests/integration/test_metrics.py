@@ -34,6 +34,8 @@ from tests.support.factories import order_placed
 from tests.support.in_process_api import in_process_api
 from tests.support.websocket_harness import lifecycle_payloads
 
+pytestmark = pytest.mark.on_cluster_too
+
 STATUSES = (
     "pending",
     "open",

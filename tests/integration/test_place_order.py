@@ -20,6 +20,8 @@ from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
 from tests.support.settings import MakeSettings
 
+pytestmark = pytest.mark.on_cluster_too
+
 GOOD = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
 

@@ -40,6 +40,8 @@ from tests.support.polling import eventually
 from tests.support.schemas import scratch_schema
 
 TABLES = OrdersProjection.tables
+pytestmark = pytest.mark.on_cluster_too
+
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -240,10 +242,8 @@ async def test_two_projector_processes_build_the_same_tables_as_one(
 ) -> None:
     env = {
         **os.environ,
+        **migrated.to_environ(),
         "PYTHONPATH": REPO_ROOT,
-        "REDIS_URL": migrated.require_redis_url(),
-        "DATABASE_URL": migrated.require_database_url(),
-        "OEE_KEY_PREFIX": migrated.key_prefix,
         "OEE_CONSUMER_BATCH_SIZE": "25",
         "OEE_CONSUMER_BLOCK_MS": "20",
     }

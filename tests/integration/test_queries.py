@@ -24,6 +24,8 @@ from schema.statuses import STATUS_AFTER_EVENT
 from tests.support.in_process_api import in_process_api
 from tests.support.polling import eventually
 
+pytestmark = pytest.mark.on_cluster_too
+
 
 @pytest.fixture
 def client(api: httpx.AsyncClient) -> httpx.AsyncClient:

@@ -13,7 +13,6 @@ import redis.asyncio as aioredis
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
 from eventlog.consumer_config import ConsumerConfig
-from eventlog.keys import Keys
 from eventlog.reading import read_after
 from schema.migrate import migrate
 from tests.support.in_process_api import in_process_api
@@ -30,7 +29,7 @@ async def test_a_full_redis_is_503_and_unhealthy_and_a_consumer_survives_until_i
     with small_redis() as url:
         settings = make_settings(redis_url=url)
         migrate(settings.require_database_url())
-        keys = Keys(settings.key_prefix)
+        keys = settings.log_keys()
         redis = aioredis.Redis.from_url(url)
         handled: list[str] = []
 

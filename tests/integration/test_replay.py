@@ -28,6 +28,8 @@ from tests.support.log_reading import read_log
 from tests.support.polling import eventually
 from tests.support.schemas import scratch_schema
 
+pytestmark = pytest.mark.on_cluster_too
+
 TABLES = OrdersProjection.tables
 
 

@@ -25,6 +25,8 @@ from tests.support.polling import eventually
 from tests.support.resting import drain_all, history_of, quiet_market, state_of
 from tests.support.settings import MakeSettings
 
+pytestmark = pytest.mark.on_cluster_too
+
 
 @pytest.fixture
 async def processor(redis: aioredis.Redis, make_settings: MakeSettings) -> ExecutionProcessor:

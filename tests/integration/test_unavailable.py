@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from tests.support.in_process_api import in_process_api
 from tests.support.polling import eventually
 from tests.support.settings import MakeSettings
 from tests.support.small_redis import small_redis
+
+RedisAt = Callable[[str], dict[str, str | None]]
 
 
 @pytest.fixture
@@ -37,12 +39,12 @@ async def without_postgres(
 
 @pytest.fixture
 async def without_redis(
-    make_settings: MakeSettings, migrated: Settings
+    make_settings: MakeSettings, migrated: Settings, redis_at: RedisAt
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with Redis on a closed port, called with a key from the settings (known without
-    Redis, so requests reach the endpoints)."""
+    """The API with Redis (or the cluster's node) on a closed port, called with a key from the
+    settings (known without Redis, so requests reach the endpoints)."""
     settings = make_settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0", api_keys=f"tester:{TEST_KEY}"
+        **redis_at(f"redis://127.0.0.1:{free_port()}/0"), api_keys=f"tester:{TEST_KEY}"
     )
     async with in_process_api(settings) as client:
         client.headers["Authorization"] = f"Bearer {TEST_KEY}"
@@ -52,12 +54,13 @@ async def without_redis(
 TEST_KEY = "test-key-0123456789"
 
 
+@pytest.mark.on_cluster_too
 async def test_without_redis_and_no_key_in_the_settings_requests_are_503_not_accepted(
-    make_settings: MakeSettings, migrated: Settings
+    make_settings: MakeSettings, migrated: Settings, redis_at: RedisAt
 ) -> None:
     """Keys made with `oee keys` live in Redis: without it the API cannot tell whether keys are
     on, so it serves nothing but the open endpoints (never everything to everyone)."""
-    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    settings = make_settings(**redis_at(f"redis://127.0.0.1:{free_port()}/0"))
     order = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"}
     async with in_process_api(settings) as client:
         for answer in (
@@ -76,6 +79,7 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert body["code"] == "SERVICE_UNAVAILABLE"
 
 
+@pytest.mark.on_cluster_too
 async def test_lists_answer_503_while_postgres_is_unreachable(
     without_postgres: httpx.AsyncClient,
 ) -> None:
@@ -85,6 +89,7 @@ async def test_lists_answer_503_while_postgres_is_unreachable(
     assert health.status_code == 503
 
 
+@pytest.mark.on_cluster_too
 async def test_one_order_is_read_from_the_log_while_postgres_is_unreachable(
     without_postgres: httpx.AsyncClient,
 ) -> None:
@@ -102,6 +107,7 @@ async def test_one_order_is_read_from_the_log_while_postgres_is_unreachable(
     assert (await without_postgres.get(f"/api/orders/{uuid.uuid4()}")).status_code == 404
 
 
+@pytest.mark.on_cluster_too
 async def test_placements_answer_503_while_redis_is_unreachable(
     without_redis: httpx.AsyncClient,
 ) -> None:
@@ -123,11 +129,12 @@ async def test_placements_answer_503_while_redis_is_unreachable(
     _assert_unavailable(await without_redis.get(f"/api/orders/{uuid.uuid4()}/events"))
 
 
+@pytest.mark.on_cluster_too
 async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accepted(
-    make_settings: MakeSettings, migrated: Settings
+    make_settings: MakeSettings, migrated: Settings, redis_at: RedisAt
 ) -> None:
     settings = make_settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        **redis_at(f"redis://127.0.0.1:{free_port()}/0"),
         intake_rate_limit_per_minute=100,
         api_keys=f"tester:{TEST_KEY}",
     )
@@ -140,12 +147,13 @@ async def test_a_placement_refused_before_reaching_the_log_says_it_was_not_accep
     assert "not accepted" in answer.json()["error"]
 
 
+@pytest.mark.on_cluster_too
 async def test_health_names_what_is_down_but_no_host_or_port_and_logs_the_error_once(
-    make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+    make_settings: MakeSettings, caplog: pytest.LogCaptureFixture, redis_at: RedisAt
 ) -> None:
     redis_port, postgres_port = free_port(), free_port()
     settings = make_settings(
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        **redis_at(f"redis://127.0.0.1:{redis_port}/0"),
         database_url=f"postgresql://postgres@127.0.0.1:{postgres_port}/test",
     )
     caplog.set_level("WARNING", logger="api.health_reports")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from eventlog.keys import Keys
@@ -21,6 +23,8 @@ from processors.transactions import transaction_hash
 from processors.venues import Venues
 from tests.support.failure_scripts import FailureScript
 from tests.support.settings import MakeSettings
+
+pytestmark = pytest.mark.on_cluster_too
 
 
 async def _seeded(redis: aioredis.Redis, keys: Keys, settings: Settings) -> Market:
@@ -177,9 +181,18 @@ async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart
 ) -> None:
     day_long_steps = {"venue_drift_bps": 20, "venue_drift_interval_ms": 10**9}
     runs = {
-        "same seed": (Keys(f"{keys.prefix}a"), make_settings(venue_seed=5, **day_long_steps)),
-        "same seed again": (Keys(f"{keys.prefix}b"), make_settings(venue_seed=5, **day_long_steps)),
-        "another seed": (Keys(f"{keys.prefix}c"), make_settings(venue_seed=6, **day_long_steps)),
+        "same seed": (
+            dataclasses.replace(keys, prefix=f"{keys.prefix}a"),
+            make_settings(venue_seed=5, **day_long_steps),
+        ),
+        "same seed again": (
+            dataclasses.replace(keys, prefix=f"{keys.prefix}b"),
+            make_settings(venue_seed=5, **day_long_steps),
+        ),
+        "another seed": (
+            dataclasses.replace(keys, prefix=f"{keys.prefix}c"),
+            make_settings(venue_seed=6, **day_long_steps),
+        ),
     }
     prices: dict[str, dict[tuple[str, str], Decimal]] = {}
     try:
@@ -194,7 +207,7 @@ async def test_prices_drift_reproducibly_and_the_venues_stay_a_few_percent_apart
             prices[name] = {(p.venue, p.pair): p.price for p in await market.all_pools()}
     finally:
         for run_keys, _ in runs.values():
-            async for key in redis.scan_iter(match=f"{run_keys.prefix}:*"):
+            async for key in redis.scan_iter(match=run_keys.all()):
                 await redis.unlink(key)
     assert prices["same seed"] == prices["same seed again"]
     assert prices["same seed"] != prices["another seed"]

@@ -33,6 +33,8 @@ from tests.support.websocket_harness import (
     running_api,
 )
 
+pytestmark = pytest.mark.on_cluster_too
+
 ALICE, BOB, OPS = "alice-key-0123456789", "bob-key-0123456789", "ops-key-0123456789"
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 ALL = "/api/orders/stream/all"
@@ -273,7 +275,7 @@ async def test_an_expired_ticket_opens_nothing(
     ):
         issued = await ticket_for(http, BOB)
         assert issued["expiresInSeconds"] == 1
-        stored = Keys(settings.key_prefix).stream_ticket(key_hash(issued["ticket"]))
+        stored = settings.log_keys().stream_ticket(key_hash(issued["ticket"]))
 
         async def expired() -> bool:
             return not await redis.exists(stored)

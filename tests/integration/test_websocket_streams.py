@@ -54,6 +54,8 @@ from tests.support.websocket_harness import (
     running_api,
 )
 
+pytestmark = pytest.mark.on_cluster_too
+
 ORDER = {"orderType": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 
 

@@ -16,6 +16,7 @@ import httpx
 import redis
 
 from bench.process_readings import free_port
+from eventlog.keys import Keys
 
 FAST_VENUES = {
     "OEE_VENUE_QUOTE_LATENCY_MS": "0",
@@ -64,14 +65,17 @@ def running_engine(
     key_prefix: str,
     parts: tuple[str, ...] = ("api", "process", "project"),
     env: dict[str, str] | None = None,
+    cluster: bool = False,
 ) -> Iterator[str]:
-    """The engine's base URL while its parts run; `database_url` must be migrated already."""
+    """The engine's base URL while its parts run; `database_url` must be migrated already.
+    With `cluster`, `redis_url` is a node of a Redis Cluster."""
     port = free_port()
     environment = {
         **os.environ,
         **FAST_VENUES,
         **(env or {}),
-        "REDIS_URL": redis_url,
+        "REDIS_URL": "" if cluster else redis_url,
+        "REDIS_CLUSTER_URL": redis_url if cluster else "",
         "DATABASE_URL": database_url,
         "PORT": str(port),
         "OEE_KEY_PREFIX": key_prefix,
@@ -89,9 +93,10 @@ def running_engine(
             process.terminate()
         for process in started:
             process.wait(timeout=30)
-        client = redis.Redis.from_url(redis_url)
+        keys = Keys(key_prefix, hash_tagged=cluster)
+        client = (redis.RedisCluster if cluster else redis.Redis).from_url(redis_url)
         try:
-            for key in client.scan_iter(match=f"{key_prefix}:*", count=1000):
+            for key in client.scan_iter(match=keys.all(), count=1000):
                 client.unlink(key)
         finally:
             client.close()

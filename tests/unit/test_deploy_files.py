@@ -87,3 +87,27 @@ def test_the_image_copies_every_package_of_the_wheel_and_installs_without_extras
     [install] = [words for words in lines if words[:3] == ["RUN", "pip", "install"]]
     assert "." in install  # the project itself, without [embedded] or [dev]
     assert not any("[" in word for word in install)
+
+
+def test_the_cluster_profile_has_three_masters_with_a_replica_each_formed_once() -> None:
+    nodes = {name: s for name, s in services().items() if name.startswith("redis-node-")}
+    assert len(nodes) == 6
+    for name, node in nodes.items():
+        assert node["profiles"] == ["cluster"], name
+        command = node["command"]
+        assert command[command.index("--cluster-enabled") + 1] == "yes", name
+        assert command[command.index("--appendonly") + 1] == "yes", name
+        assert command[command.index("--cluster-announce-hostname") + 1] == name
+    former = services()["redis-cluster"]
+    assert former["profiles"] == ["cluster"]
+    assert "--cluster-replicas 1" in former["command"][0]
+    assert set(former["depends_on"]) == set(nodes)
+
+
+def test_the_engine_waits_for_the_cluster_only_when_its_profile_runs() -> None:
+    for name, service in engine_services().items():
+        if name == "migrate":
+            continue
+        gate = service["depends_on"]["redis-cluster"]
+        assert gate == {"condition": "service_completed_successfully", "required": False}, name
+        assert service["environment"]["REDIS_CLUSTER_URL"] == "${REDIS_CLUSTER_URL:-}", name
