@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from bench.api_process import wait_healthy
 from bench.process_readings import free_port
-from bench.scope import HOST, child_env, delete_keys, scope_tag_prefix
+from bench.redis_servers import delete_keys
+from bench.scope import HOST, child_env, scope_tag_prefix
 from eventlog.settings import Settings
 
 
@@ -31,4 +32,4 @@ def ceiling_server(settings: Settings | None = None) -> Iterator[int]:
         process.terminate()
         process.wait(timeout=30)
         if settings:
-            delete_keys(settings.require_redis_url(), prefix)
+            delete_keys(settings, prefix)

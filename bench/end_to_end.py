@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 import psutil
-import redis
 from websockets.asyncio.client import connect
 
 from bench.api_process import part_process, wait_healthy
@@ -30,6 +29,7 @@ from bench.http_load import Connection, LoadResult, get, post_json, run_load
 from bench.load_timeline import timeline
 from bench.percentile import percentile
 from bench.process_readings import cpu_seconds, peak_rss_kib
+from bench.redis_servers import load_between, server_load
 from bench.scope import HOST, bench_scope, execution_run
 from eventlog.settings import Settings
 
@@ -172,22 +172,18 @@ def _latencies(run: _Run, ends: dict[str, float]) -> dict[str, float | int]:
 
 
 @contextlib.contextmanager
-def _servers_cpu(redis_url: str) -> Iterator[dict[str, float]]:
-    """CPU seconds Redis and PostgreSQL used while the block ran."""
-    client = redis.Redis.from_url(redis_url)
-    before = _redis_cpu(client), _postgres_cpu()
-    spent: dict[str, float] = {}
+def _servers_cpu(settings: Settings) -> Iterator[dict[str, Any]]:
+    """CPU seconds Redis (every master, on a cluster) and PostgreSQL used while the block ran,
+    and each Redis server's share: its CPU seconds and the commands it ran."""
+    before = server_load(settings), _postgres_cpu()
+    spent: dict[str, Any] = {}
     try:
         yield spent
     finally:
-        spent["redis"] = round(_redis_cpu(client) - before[0], 1)
+        per_server = load_between(before[0], server_load(settings))
+        spent["redis"] = round(sum(load["cpu_s"] for load in per_server.values()), 1)
         spent["postgres"] = round(_postgres_cpu() - before[1], 1)
-        client.close()
-
-
-def _redis_cpu(client: redis.Redis) -> float:
-    info: Any = client.info("cpu")
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+        spent["redis_servers"] = per_server
 
 
 def _postgres_cpu() -> float:
@@ -211,7 +207,7 @@ def bench_end_to_end(settings: Settings, rate: float, seconds: float) -> dict[st
         wait_healthy(scope.settings.port)
         parts = {"api": api.pid, "processor": processor.pid, "projector": projector.pid}
         cpu_before = {name: cpu_seconds(pid) for name, pid in parts.items()}
-        with _servers_cpu(scope.settings.require_redis_url()) as servers:
+        with _servers_cpu(scope.settings) as servers:
             run = run_load(_drive(scope.settings.port, rate, seconds))
         cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in parts.items()}
         peak = {name: round(peak_rss_kib(pid) / 1024, 1) for name, pid in parts.items()}
@@ -232,6 +228,7 @@ def bench_end_to_end(settings: Settings, rate: float, seconds: float) -> dict[st
         "accept_to_confirmed_ws": _latencies(run, run.confirmed),
         "accept_to_visible_get": _latencies(run, run.visible),
         "confirmed_timeline": _confirmations(run),
-        "cpu_seconds": {**cpu, **servers},
+        "cpu_seconds": {**cpu, "redis": servers["redis"], "postgres": servers["postgres"]},
+        "redis_servers": servers["redis_servers"],
         "peak_rss_mb": peak,
     }

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.redis_ceiling import xadd_per_second
-from bench.scope import delete_keys, scope_tag_prefix
+from bench.redis_servers import delete_keys, url_holding
+from bench.scope import scope_tag_prefix
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded, encode
 from eventlog.connections import redis_client
@@ -92,7 +93,7 @@ def _consume_in_process(
     environ: dict[str, str], prefix: str, name: str
 ) -> tuple[int, float, float]:
     settings = Settings.from_env(environ)
-    return asyncio.run(_consume(settings, Keys(prefix), name))
+    return asyncio.run(_consume(settings, Keys(prefix, hash_tagged=settings.clustered), name))
 
 
 def _consumers(settings: Settings, keys: Keys, count: int) -> float:
@@ -120,26 +121,26 @@ async def _fill(settings: Settings, keys: Keys, count: int) -> None:
 
 def bench_eventlog(settings: Settings, events: int = EVENTS) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    keys = Keys(f"{scope_tag_prefix(settings)}{uuid.uuid4().hex[:8]}")
-    redis_url = settings.require_redis_url()
+    keys = Keys(f"{scope_tag_prefix(settings)}{uuid.uuid4().hex[:8]}", settings.clustered)
     try:
         single = max(1, events // 20)
         figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys, single)))
-        delete_keys(redis_url, keys.prefix)
+        delete_keys(settings, keys.prefix)
         pipelined = asyncio.run(_append_pipelined(settings, keys, events))
         figures["appends_per_s_pipelined"] = round(pipelined)
         entry = encode(_events(1)[0])
-        ceiling = asyncio.run(xadd_per_second(settings, f"{keys.prefix}:xadd", entry, events))
+        stream = keys.events + "-xadd"  # in the log's slot: on the same server as the log
+        ceiling = asyncio.run(xadd_per_second(url_holding(settings, stream), stream, entry, events))
         figures["xadd_ceiling_per_s"] = round(ceiling)
         figures["xadd_ceiling_entry_bytes"] = sum(len(k) + len(v) for k, v in entry.items())
         figures["appends_pipelined_of_ceiling"] = round(pipelined / ceiling, 2)
         for consumers in (1, 2):
-            delete_keys(redis_url, keys.prefix)
+            delete_keys(settings, keys.prefix)
             asyncio.run(_fill(settings, keys, events))
             rate = _consumers(settings, keys, consumers)
             figures[f"consumed_per_s_{consumers}_consumer{'s' if consumers > 1 else ''}"] = round(
                 rate
             )
     finally:
-        delete_keys(redis_url, keys.prefix)
+        delete_keys(settings, keys.prefix)
     return figures

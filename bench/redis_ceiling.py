@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 import hiredis
-
-from eventlog.connections import redis_client
-from eventlog.settings import Settings
+import redis.asyncio as aioredis
 
 PIPELINE = 1_000
 WRITERS = 4
@@ -83,19 +81,19 @@ async def _rounds(socket: _Socket, stream: str, round_trip: bytes, rounds: int) 
 
 
 async def xadd_per_second(
-    settings: Settings, stream: str, entry: dict[bytes, bytes], count: int
+    redis_url: str, stream: str, entry: dict[bytes, bytes], count: int
 ) -> float:
-    """XADDs per second of `entry` to `stream` (deleted afterwards), about `count` of them in
-    rounds of PIPELINE."""
+    """XADDs per second of `entry` to `stream` (deleted afterwards) on the Redis at
+    `redis_url`, about `count` of them in rounds of PIPELINE."""
     fields: Sequence[bytes] = [part for pair in entry.items() for part in pair]
     round_trip = _command("XADD", stream, "*", *fields) * PIPELINE
     rounds = max(1, count // PIPELINE)
     shares = [len(range(w, rounds, WRITERS)) for w in range(min(WRITERS, rounds))]
     sockets: list[_Socket] = []
-    redis = redis_client(settings)
+    redis = aioredis.Redis.from_url(redis_url)
     try:
         for _ in shares:
-            sockets.append(await _Socket.open(settings.require_redis_url(), stream))
+            sockets.append(await _Socket.open(redis_url, stream))
         started = time.perf_counter()
         await asyncio.gather(
             *(_rounds(s, stream, round_trip, n) for s, n in zip(sockets, shares, strict=True))

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import redis
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from bench.process_readings import free_port
+from bench.redis_servers import delete_keys
 from eventlog.settings import Settings
 from schema.migrate import migrate
 
@@ -85,25 +84,12 @@ def bench_scope(base: Settings) -> Iterator[BenchScope]:
             with psycopg.connect(database_url, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{tag}" CASCADE')
         finally:
-            delete_keys(base.require_redis_url(), tag)
+            delete_keys(base, tag)
 
 
 def scope_tag_prefix(base: Settings) -> str:
     """The start of every schema and key prefix a benchmark run under `base` creates."""
     return f"bench_{base.key_prefix}_"
-
-
-def delete_keys(redis_url: str, prefix: str) -> None:
-    """Remove the keys under `prefix`; a failure is reported, never raised over the benchmark's
-    own outcome."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1_000):
-            client.unlink(key)
-    except redis.RedisError as exc:
-        print(f"could not remove the keys {prefix}:*: {exc}", file=sys.stderr)
-    finally:
-        client.close()
 
 
 BENCH_CLIENT_KEY = "bench-client-key-0123456789"

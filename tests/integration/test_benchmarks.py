@@ -15,7 +15,6 @@ from typing import TypeVar
 
 import psycopg
 import pytest
-import redis
 
 from bench.archive import bench_archive_suite
 from bench.bounded_log import bench_bounded_suite
@@ -25,6 +24,7 @@ from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
 from bench.placement import bench_api
 from bench.query import bench_query
+from bench.redis_servers import server_clients
 from bench.resting import bench_resting_suite
 from bench.scope import scope_tag_prefix
 from bench.side_by_side import bench_side_by_side
@@ -60,11 +60,11 @@ def _leftovers(settings: Settings) -> tuple[set[str], set[bytes]]:
         rows = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [tag]
         ).fetchall()
-    client = redis.Redis.from_url(settings.require_redis_url())
-    try:
-        keys = set(client.scan_iter(match=f"{tag}*", count=1_000))
-    finally:
-        client.close()
+    pattern = f"{{{tag}*" if settings.clustered else f"{tag}*"
+    keys: set[bytes] = set()
+    with server_clients(settings) as clients:
+        for client in clients.values():
+            keys |= set(client.scan_iter(match=pattern, count=1_000))
     return {row[0] for row in rows}, keys
 
 
@@ -157,6 +157,7 @@ def test_the_side_by_side_benchmark_gets_every_request_answered_by_its_own_engin
         assert figures[load]["timeline"][0]["per_s"] > 0
 
 
+@pytest.mark.on_cluster_too
 def test_the_eventlog_benchmark_measures_redis_xadd_ceiling_beside_the_appends(
     settings: Settings,
 ) -> None:
@@ -176,8 +177,9 @@ def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) 
     assert figures["without_arbitrage"]["arbitrage_share"] == 0
 
 
+@pytest.mark.on_cluster_too
 def test_the_end_to_end_benchmark_sees_every_order_it_places_confirmed(
-    settings: Settings,
+    settings: Settings, redis_kind: str
 ) -> None:
     figures = _run_leaving_nothing(settings, lambda: bench_end_to_end(settings, 100, 2))
     assert figures["accepted"] == 200
@@ -191,6 +193,10 @@ def test_the_end_to_end_benchmark_sees_every_order_it_places_confirmed(
     parts = ("api", "processor", "projector")
     assert set(figures["cpu_seconds"]) == {*parts, "redis", "postgres"}
     assert all(figures["peak_rss_mb"][part] > 0 for part in parts)
+    # Each Redis server's load: the one Redis, or each of the test cluster's three masters.
+    servers = figures["redis_servers"]
+    assert len(servers) == (3 if redis_kind == "cluster" else 1)
+    assert sum(load["commands"] for load in servers.values()) > 200
 
 
 def test_the_placement_benchmark_has_every_order_accepted(settings: Settings) -> None:
