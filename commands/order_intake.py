@@ -25,6 +25,7 @@ from commands.pool_launch import decide_launch_pool, parse_launch_pool
 from eventlog.append import Claim, ClaimTaken, ConcurrencyError, EventAppender
 from eventlog.archive_source import ArchiveSource
 from eventlog.keys import Keys
+from eventlog.partitions import order_id_in
 from eventlog.reading import read_order
 from eventlog.settings import Settings
 from eventlog.store_errors import REDIS_UNAVAILABLE
@@ -139,6 +140,8 @@ class OrderIntake:
             client_id=client_id,
             idempotency_key_digest=digest,
             correlation_id=uuid.uuid4(),
+            # Under a key, the order lives where its claim does: one script on one slot.
+            order_id=None if digest is None else self._claimed_order_id(client_id, digest),
         )
         claim = None
         if digest is not None:
@@ -157,6 +160,12 @@ class OrderIntake:
                 raise IdempotencyConflictError(idempotency_key, earlier.order_id)
             return Placed(earlier.order_id, None, replayed=True)
         return Placed(event.order_id, result[0], replayed=False)
+
+    def _claimed_order_id(self, client_id: str, digest: str) -> uuid.UUID | None:
+        keys = self._keys
+        if keys.partitions == 1:
+            return None
+        return order_id_in(keys.claim_partition(client_id, digest), keys.partitions)
 
     async def launch(self, body: Any) -> Launched:
         """Record a pool launch (listing tokenB when it is new); refused when the venue has the

@@ -258,9 +258,11 @@ def decide_place_order(
     client_id: str | None,
     idempotency_key_digest: str | None,
     correlation_id: uuid.UUID,
+    order_id: uuid.UUID | None = None,
 ) -> Event[OrderPlaced]:
-    """The event that placing this order records: a new order at sequence 1. The log keeps the
-    digest of the client's Idempotency-Key (commands.idempotency.key_digest), never the key."""
+    """The event that placing this order records: a new order at sequence 1 (with `order_id`,
+    or a new random one). The log keeps the digest of the client's Idempotency-Key
+    (commands.idempotency.key_digest), never the key."""
     slippage = default_slippage if command.slippage is None else command.slippage
     now = datetime.now(UTC)
     return new_event(
@@ -276,7 +278,7 @@ def decide_place_order(
             client_id=client_id,
             idempotency_key=idempotency_key_digest,
         ),
-        order_id=uuid.uuid4(),
+        order_id=order_id or uuid.uuid4(),
         sequence=1,
         correlation_id=correlation_id,
         occurred_at=now,

@@ -22,15 +22,43 @@ from eventlog.keys import Keys
 from eventlog.store_errors import REDIS_UNAVAILABLE
 from schema.events import Event
 
-# One call appends for one or many orders; each order's append is checked and applied on its own.
-# KEYS: stream, then per request: the order's positions list, its claim key (or the stream again
-#       when the request has no claim)
-# ARGV: per request: expected sequence, order id, event count, has claim (0/1),
-#       type and data per event, [claim value, claim ttl seconds]
+# One call appends for one or many orders of one partition; each order's append is checked and
+# applied on its own.
+# KEYS: the partition's stream, then per request: the order's positions list, its claim key (or
+#       the stream again when the request has no claim)
+# ARGV: the partition and the number of partitions, then per request: expected sequence, order id,
+#       event count, has claim (0/1), type and data per event, [claim value, claim ttl seconds]
 # Returns per request: {positions...} | {'CLAIMED', value} | {'CONCURRENCY', current sequence}
+#
+# With one partition Redis numbers the entries. With P of them, partition p numbers its own:
+# `<ms>-<seq>` with seq ≡ p (mod P), ms the later of Redis's clock and the stream's last entry, so
+# a position is unique across the log and names its partition (eventlog.partitions).
 _APPEND_LUA = """
+local part, parts = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ms, seq = 0, part - parts
+if parts > 1 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local dash = string.find(info[i + 1], '-', 1, true)
+      ms = tonumber(string.sub(info[i + 1], 1, dash - 1))
+      seq = tonumber(string.sub(info[i + 1], dash + 1))
+    end
+  end
+end
+local function next_position()
+  if parts == 1 then return '*' end
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  if now_ms > ms then
+    ms, seq = now_ms, part
+  else
+    seq = seq + parts
+  end
+  return string.format('%d-%d', ms, seq)
+end
 local results = {}
-local a = 1
+local a = 3
 local k = 2
 while a <= #ARGV do
   local expected, order_id = tonumber(ARGV[a]), ARGV[a + 1]
@@ -49,7 +77,7 @@ while a <= #ARGV do
   else
     local ids = {}
     for i = 0, n - 1 do
-      ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'type', ARGV[first + 2 * i],
+      ids[#ids + 1] = redis.call('XADD', KEYS[1], next_position(), 'type', ARGV[first + 2 * i],
                                  'order_id', order_id, 'data', ARGV[first + 2 * i + 1])
     end
     redis.call('RPUSH', positions_key, unpack(ids))
@@ -154,15 +182,24 @@ class EventAppender:
         in order. Each request is checked and applied on its own."""
         if not requests:
             return []
-        # One script call per BATCH_REQUESTS, in turn: a later request may extend an order an
-        # earlier one placed. (A pipeline would save round trips on one Redis, but a cluster
-        # client refuses scripts in pipelines; these callers are bulk writers.)
-        replies: list[Any] = []
-        for start in range(0, len(requests), BATCH_REQUESTS):
-            keys, args = self._script_call(requests[start : start + BATCH_REQUESTS])
-            replies.append(await self._script(keys=keys, args=args))
-        raw = [item for reply in replies for item in reply]
-        return [_result(request, item) for request, item in zip(requests, raw, strict=True)]
+        by_partition: dict[int, list[int]] = {}
+        for index, request in enumerate(requests):
+            partition = self._keys.partition_of(_check(request))
+            by_partition.setdefault(partition, []).append(index)
+        results: list[AppendResult | None] = [None] * len(requests)
+        # One script call per partition and BATCH_REQUESTS, in turn: a later request may extend
+        # an order an earlier one placed. (A pipeline would save round trips on one Redis, but
+        # a cluster client refuses scripts in pipelines; these callers are bulk writers.)
+        for partition, indexes in by_partition.items():
+            for start in range(0, len(indexes), BATCH_REQUESTS):
+                chunk = indexes[start : start + BATCH_REQUESTS]
+                keys, args = self._script_call(partition, [requests[i] for i in chunk])
+                reply: Any = await self._script(keys=keys, args=args)
+                for index, raw in zip(chunk, reply, strict=True):
+                    results[index] = _result(requests[index], raw)
+        answered = [result for result in results if result is not None]
+        assert len(answered) == len(requests)
+        return answered
 
     async def _append_turn(
         self, requests: Sequence[AppendRequest]
@@ -185,13 +222,16 @@ class EventAppender:
                 results.append(exc)
         return results
 
-    def _script_call(self, requests: Sequence[AppendRequest]) -> tuple[list[str], list[Any]]:
-        keys = [self._keys.events]
-        args: list[Any] = []
+    def _script_call(
+        self, partition: int, requests: Sequence[AppendRequest]
+    ) -> tuple[list[str], list[Any]]:
+        stream = self._keys.stream(partition)
+        keys = [stream]
+        args: list[Any] = [partition, self._keys.partitions]
         for request in requests:
             order_id = _check(request)
             keys.append(self._keys.order_positions(order_id))
-            keys.append(request.claim.key if request.claim else self._keys.events)
+            keys.append(request.claim.key if request.claim else stream)
             args += [request.expected_sequence, str(order_id), len(request.events)]
             args.append(1 if request.claim else 0)
             for event in request.events:

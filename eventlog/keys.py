@@ -1,16 +1,28 @@
 """Every Redis key and consumer-group name the engine uses, in one place.
 
 All keys share the settings' prefix, so deployments (and tests) can share one Redis safely. On a
-Redis Cluster the prefix is the names' hash tag (`{oee}:events`): every key of a deployment is in
-one slot, so each script and transaction keeps its keys together.
+Redis Cluster the prefix is the names' hash tag (`{oee}:events`), so each script and transaction
+keeps its keys in one slot.
+
+A log of several partitions (`eventlog.partitions`) has a stream per partition, and each order's
+keys carry its partition's tag (`{oee.3~12}:order:<id>`): the keys one append touches still share
+a slot, and the partitions spread over a cluster's masters.
 """
 
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
 
+from eventlog.partitions import partition_of, partition_tag
+
 EXECUTION_GROUP = "execution"
+
+
+class PartitionedLogError(RuntimeError):
+    def __init__(self, partitions: int) -> None:
+        super().__init__(f"the log has {partitions} partitions: name one (Keys.stream)")
 PROJECTION_GROUP_PREFIX = "projection:"
 
 
@@ -18,15 +30,52 @@ PROJECTION_GROUP_PREFIX = "projection:"
 class Keys:
     prefix: str = "oee"
     hash_tagged: bool = False
+    partitions: int = 1
 
     @property
     def _base(self) -> str:
-        return f"{{{self.prefix}}}" if self.hash_tagged else self.prefix
+        return self._tagged(self.prefix)
+
+    def _tagged(self, tag: str) -> str:
+        return f"{{{tag}}}" if self.hash_tagged else tag
+
+    def _in(self, partition: int) -> str:
+        return self._tagged(partition_tag(self.prefix, partition, self.partitions))
 
     @property
     def events(self) -> str:
-        """The event log: one stream for every order."""
-        return f"{self._base}:events"
+        """The event log's stream, when it has one partition (as every reader of the log but
+        `append` and the reads of one order still assumes)."""
+        if self.partitions != 1:
+            raise PartitionedLogError(self.partitions)
+        return self.stream(0)
+
+    def stream(self, partition: int) -> str:
+        """The stream of one partition of the log."""
+        return f"{self._in(partition)}:events"
+
+    @property
+    def streams(self) -> list[str]:
+        """Every partition's stream, in partition order."""
+        return [self.stream(partition) for partition in range(self.partitions)]
+
+    def partition_of(self, order_id: uuid.UUID | str) -> int:
+        """The partition an order lives in."""
+        if self.partitions == 1:
+            return 0
+        order = order_id if isinstance(order_id, uuid.UUID) else uuid.UUID(order_id)
+        return partition_of(order, self.partitions)
+
+    def order_stream(self, order_id: uuid.UUID | str) -> str:
+        """The stream of the partition an order lives in."""
+        return self.stream(self.partition_of(order_id))
+
+    def claim_partition(self, client_id: str, key_digest: str) -> int:
+        """The partition of an idempotency claim: an order placed under it must live there, so
+        that the claim and the placement are one script on one slot."""
+        if self.partitions == 1:
+            return 0
+        return zlib.crc32(f"{client_id}:{key_digest}".encode()) % self.partitions
 
     @property
     def dead_letters(self) -> str:
@@ -39,7 +88,7 @@ class Keys:
 
     def order_positions(self, order_id: uuid.UUID | str) -> str:
         """The log positions of one order's events; its length is the order's sequence."""
-        return f"{self._base}:order:{order_id}"
+        return f"{self._in(self.partition_of(order_id))}:order:{order_id}"
 
     @property
     def finished_orders(self) -> str:
@@ -75,8 +124,10 @@ class Keys:
         return f"{self._base}:stream-ticket:{ticket_digest}"
 
     def idempotency(self, client_id: str, key_digest: str) -> str:
-        """A client's claim of an Idempotency-Key, named by the key's digest: never the key."""
-        return f"{self._base}:idempotency:{client_id}:{key_digest}"
+        """A client's claim of an Idempotency-Key, named by the key's digest: never the key; in
+        its claim partition."""
+        partition = self.claim_partition(client_id, key_digest)
+        return f"{self._in(partition)}:idempotency:{client_id}:{key_digest}"
 
     @property
     def intake_limits(self) -> str:
@@ -167,5 +218,8 @@ class Keys:
         return f"{self._base}:execution-stats:*"
 
     def all(self) -> str:
-        """A pattern matching every key of this log (for clean-up, never on a request path)."""
-        return f"{self._base}:*"
+        """A pattern matching every key of this log, its partitions' too (for clean-up, never on
+        a request path)."""
+        if self.hash_tagged:
+            return f"{{{self.prefix}[}}.]*"
+        return f"{self.prefix}[:.]*"

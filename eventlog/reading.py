@@ -26,12 +26,14 @@ async def read_order(
     positions: Any = await redis.lrange(keys.order_positions(order_id), 0, -1)
     if not positions:
         # Unknown, or finished and trimmed from Redis with its position list.
-        if archive is None or await first_kept(redis, keys) is None:
+        partition = keys.partition_of(order_id)
+        if archive is None or await first_kept(redis, keys, partition) is None:
             return []  # nothing was ever trimmed: unknown, without asking PostgreSQL
         return [decode(*entry) for entry in await archive.order_entries(order_id)]
+    stream = keys.order_stream(order_id)
     pipe = redis.pipeline(transaction=False)
     for position in positions:
-        pipe.xrange(keys.events, min=position, max=position)
+        pipe.xrange(stream, min=position, max=position)
     held: list[Any] = await pipe.execute()
     if archive is not None and not all(held):  # its oldest events were trimmed
         archived = {entry[0]: entry for entry in await archive.order_entries(order_id)}
@@ -66,8 +68,8 @@ async def read_firsts(
     positions: list[Any] = await pipe.execute()
     known = [(order_id, p) for order_id, p in zip(order_ids, positions, strict=True) if p]
     pipe = redis.pipeline(transaction=False)
-    for _, position in known:
-        pipe.xrange(keys.events, min=position, max=position)
+    for order_id, position in known:
+        pipe.xrange(keys.order_stream(order_id), min=position, max=position)
     found: list[Any] = await pipe.execute() if known else []
     firsts = {
         order_id: decode(*entries[0])
@@ -75,7 +77,7 @@ async def read_firsts(
         if entries
     }
     missing = [order_id for order_id in order_ids if order_id not in firsts]
-    if archive is not None and missing and await first_kept(redis, keys) is not None:
+    if archive is not None and missing and await _any_trimmed(redis, keys, missing):
         for order_id, entry in (await archive.first_entries(missing)).items():
             firsts[order_id] = decode(*entry)
     return firsts
@@ -178,11 +180,19 @@ def _first_kept(info: Any) -> str | None:
     return first.decode()
 
 
-async def first_kept(redis: aioredis.Redis, keys: Keys) -> str | None:
-    """The oldest position the log still holds, when older entries have been removed (trimmed);
-    None while it holds every event ever appended (or holds none)."""
+async def _any_trimmed(redis: aioredis.Redis, keys: Keys, order_ids: list[uuid.UUID]) -> bool:
+    """Whether the partition of any of these orders has been trimmed."""
+    for partition in sorted({keys.partition_of(order_id) for order_id in order_ids}):
+        if await first_kept(redis, keys, partition) is not None:
+            return True
+    return False
+
+
+async def first_kept(redis: aioredis.Redis, keys: Keys, partition: int = 0) -> str | None:
+    """The oldest position a partition of the log still holds, when older entries have been
+    removed (trimmed); None while it holds every event ever appended (or holds none)."""
     try:
-        info: Any = await redis.xinfo_stream(keys.events)
+        info: Any = await redis.xinfo_stream(keys.stream(partition))
     except ResponseError:  # no log yet
         return None
     return _first_kept(info)
