@@ -70,7 +70,7 @@ def add_bench_parser(commands: Any) -> argparse.ArgumentParser:
     option(
         "--events",
         defaults.events,
-        "eventlog, projection, archive: events in the log",
+        "eventlog, projection, archive: events in the log; partitions: orders appended",
         type=int,
         metavar="N",
     )

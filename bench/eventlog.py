@@ -55,7 +55,7 @@ async def _append_single(settings: Settings, keys: Keys, count: int) -> float:
     return count / elapsed
 
 
-async def _append_pipelined(settings: Settings, keys: Keys, count: int, writers: int = 4) -> float:
+async def append_pipelined(settings: Settings, keys: Keys, count: int, writers: int = 4) -> float:
     """Pipelined appends of 1,000 orders a round trip, from `writers` concurrent writers so that
     encoding the next batch overlaps Redis applying the last one."""
     redis = redis_client(settings)
@@ -126,7 +126,7 @@ def bench_eventlog(settings: Settings, events: int = EVENTS) -> dict[str, Any]:
         single = max(1, events // 20)
         figures["appends_per_s_single"] = round(asyncio.run(_append_single(settings, keys, single)))
         delete_keys(settings, keys.prefix)
-        pipelined = asyncio.run(_append_pipelined(settings, keys, events))
+        pipelined = asyncio.run(append_pipelined(settings, keys, events))
         figures["appends_per_s_pipelined"] = round(pipelined)
         entry = encode(_events(1)[0])
         stream = keys.events + "-xadd"  # in the log's slot: on the same server as the log

@@ -46,6 +46,12 @@ def _eventlog(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     return bench_eventlog(settings, options.events)
 
 
+def _partitions(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    from bench.partitioned_appends import bench_partitioned_appends
+
+    return bench_partitioned_appends(settings, options.events)
+
+
 def _api(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     from bench.placement import bench_api
 
@@ -139,6 +145,12 @@ SUITES: dict[str, tuple[Suite, str]] = {
         "appends/s (one at a time, pipelined), the pipelined rate as a fraction of Redis's own"
         " XADD rate (entries of our events' size, measured in the same run), and events/s"
         " through the consumer loop (one consumer, two), over --events events",
+    ),
+    "partitions": (
+        _partitions,
+        "appends/s (pipelined, --events new orders) into a log of 1, 2, 4 and 8 partitions, and"
+        " the CPU seconds and commands of each Redis server meanwhile (each master of a cluster"
+        " named by REDIS_CLUSTER_URL)",
     ),
     "api": (
         _api,

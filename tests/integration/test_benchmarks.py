@@ -22,6 +22,7 @@ from bench.end_to_end import bench_end_to_end
 from bench.eventlog import bench_eventlog
 from bench.health import bench_health
 from bench.one_sided import bench_one_sided_suite
+from bench.partitioned_appends import bench_partitioned_appends
 from bench.placement import bench_api
 from bench.query import bench_query
 from bench.redis_servers import server_clients
@@ -36,6 +37,7 @@ T = TypeVar("T")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVERY_SUITE = (
     "eventlog",
+    "partitions",
     "api",
     "health",
     "http",
@@ -167,6 +169,20 @@ def test_the_eventlog_benchmark_measures_redis_xadd_ceiling_beside_the_appends(
     assert figures["xadd_ceiling_entry_bytes"] > 300  # an OrderPlaced entry's fields
     assert figures["appends_pipelined_of_ceiling"] > 0
     assert figures["consumed_per_s_2_consumers"] > 0
+
+
+@pytest.mark.on_cluster_too
+def test_the_partitions_benchmark_appends_into_each_count_and_reads_each_server(
+    settings: Settings, redis_kind: str
+) -> None:
+    figures = _run_leaving_nothing(settings, lambda: bench_partitioned_appends(settings, 400))
+    for partitions in (1, 2, 4, 8):
+        run = figures[f"p{partitions}"]
+        assert run["appends_per_s"] > 0
+        # Each server's load: the one Redis, or each of the test cluster's three masters (which
+        # partitions land where is tests/integration/test_partitioned_log.py's to show).
+        assert len(run["redis_servers"]) == (3 if redis_kind == "cluster" else 1)
+        assert sum(load["commands"] for load in run["redis_servers"].values()) > 0
 
 
 def test_the_one_sided_benchmark_ends_every_order_it_places(settings: Settings) -> None:
