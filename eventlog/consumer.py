@@ -40,17 +40,22 @@ class Consumer:
         handler: Handler,
         *,
         on_dead_letter: DeadLetterHook | None = None,
+        partition: int = 0,
+        stats: ConsumerStats | None = None,
     ) -> None:
+        """A consumer of one partition of the log (the only one, unless it has more: see
+        eventlog.partitioned_consumer); `stats` may be shared with the other partitions'."""
         self._redis = redis
         self._keys = keys
         self.config = config
         self._handler = handler
         self._on_dead_letter = on_dead_letter
-        self._reads = GroupReads(redis, keys.events, config.group, config.name)
-        self._dead_letters = DeadLetters(redis, keys, config.group, config.name)
+        self._stream = keys.stream(partition)
+        self._reads = GroupReads(redis, self._stream, config.group, config.name)
+        self._dead_letters = DeadLetters(redis, keys, config.group, config.name, partition)
         self._streak = FailureStreak(config.failure_backoff_s)
         self._stopping = asyncio.Event()
-        self.stats = ConsumerStats()
+        self.stats = ConsumerStats() if stats is None else stats
         self._in_flight: set[asyncio.Task[None]] = set()
         self._check_own_pending = True
         self._next_claim_at = 0.0
@@ -112,9 +117,7 @@ class Consumer:
 
     async def ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(
-                self._keys.events, self.config.group, id="0", mkstream=True
-            )
+            await self._redis.xgroup_create(self._stream, self.config.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise

@@ -1,6 +1,6 @@
-"""A group's failed entries: the last error of each entry that failed (kept until it is handled
-or dead-lettered), and the dead-letter stream that takes an entry delivered too often, with its
-error and origin, acked in the same transaction."""
+"""A group's failed entries in one partition of the log: the last error of each entry that failed
+(kept until it is handled or dead-lettered), and the partition's dead-letter stream that takes an
+entry delivered too often, with its error and origin, acked in the same transaction."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ logger = logging.getLogger(__name__)
 
 
 class DeadLetters:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, group: str, consumer: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, keys: Keys, group: str, consumer: str, partition: int = 0
+    ) -> None:
         self._redis = redis
-        self._keys = keys
         self._group = group
         self._consumer = consumer
-        self._errors = keys.entry_errors(group)
+        self._stream = keys.stream(partition)
+        self._dead_letters = keys.dead_letters_in(partition)
+        self._errors = keys.entry_errors(group, partition)
 
     async def record_error(self, position: str, error: BaseException) -> None:
         await self._redis.hset(self._errors, position, f"{type(error).__name__}: {error}")
@@ -53,7 +56,7 @@ class DeadLetters:
             b"error": reason.encode(),
         }
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self._keys.dead_letters, entry)  # type: ignore[arg-type]
-            pipe.xack(self._keys.events, self._group, pos)
+            pipe.xadd(self._dead_letters, entry)  # type: ignore[arg-type]
+            pipe.xack(self._stream, self._group, pos)
             pipe.hdel(self._errors, pos)
             await pipe.execute()

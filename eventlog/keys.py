@@ -23,6 +23,8 @@ EXECUTION_GROUP = "execution"
 class PartitionedLogError(RuntimeError):
     def __init__(self, partitions: int) -> None:
         super().__init__(f"the log has {partitions} partitions: name one (Keys.stream)")
+
+
 PROJECTION_GROUP_PREFIX = "projection:"
 
 
@@ -79,12 +81,21 @@ class Keys:
 
     @property
     def dead_letters(self) -> str:
-        """Entries no consumer could handle, with the error and where they came from."""
-        return f"{self._base}:dead-letters"
+        """Entries no consumer could handle, with the error and where they came from (the one
+        partition's)."""
+        if self.partitions != 1:
+            raise PartitionedLogError(self.partitions)
+        return self.dead_letters_in(0)
 
-    def entry_errors(self, group: str) -> str:
-        """A hash of the last error of each entry `group` failed on, until it is handled."""
-        return f"{self._base}:errors:{group}"
+    def dead_letters_in(self, partition: int) -> str:
+        """The dead-letter stream of one partition, in its slot: an entry moves there and is
+        acked in one transaction."""
+        return f"{self._in(partition)}:dead-letters"
+
+    def entry_errors(self, group: str, partition: int = 0) -> str:
+        """A hash of the last error of each entry of a partition `group` failed on, until it is
+        handled."""
+        return f"{self._in(partition)}:errors:{group}"
 
     def order_positions(self, order_id: uuid.UUID | str) -> str:
         """The log positions of one order's events; its length is the order's sequence."""
