@@ -17,17 +17,17 @@ import redis.asyncio as aioredis
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
 from eventlog.consumer import Consumer
-from eventlog.consumer_config import ConsumerConfig
 from eventlog.consumer_health import live_consumers, publish_heartbeat
 from eventlog.keys import Keys
 from eventlog.reading import read_after
 from eventlog.settings import Settings
+from tests.support.consumer_configs import TEST_GROUP, quick_config
 from tests.support.factories import order_placed
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.on_cluster_too
 
-GROUP = "test-group"
+GROUP = TEST_GROUP
 
 
 async def _append_orders(redis: aioredis.Redis, keys: Keys, count: int) -> list[uuid.UUID]:
@@ -43,20 +43,6 @@ def _this_task() -> asyncio.Task[object]:
     task = asyncio.current_task()
     assert task is not None  # called from a coroutine, so inside a task
     return task
-
-
-def _config(name: str, **overrides: Any) -> ConsumerConfig:
-    values: dict[str, Any] = {
-        "group": GROUP,
-        "name": name,
-        "batch_size": 50,
-        "block_ms": 20,
-        "claim_idle_ms": 100,
-        "max_deliveries": 50,
-        "failure_backoff_s": 0.001,
-    }
-    values.update(overrides)
-    return ConsumerConfig(**values)
 
 
 async def _pending_count(redis: aioredis.Redis, keys: Keys) -> int:
@@ -102,7 +88,7 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
     def start(name: str) -> asyncio.Task[None]:
         size = rng.randint(1, 40)
         return asyncio.create_task(
-            Consumer(redis, keys, _config(name, batch_size=size), handler).run(stop)
+            Consumer(redis, keys, quick_config(name, batch_size=size), handler).run(stop)
         )
 
     tasks = {name: start(name) for name in names}
@@ -146,7 +132,7 @@ async def test_an_entry_that_always_fails_is_dead_lettered_and_the_rest_flow_on(
         seen.extend(r.position for r in batch)
         good_batches += 1
 
-    consumer = Consumer(redis, keys, _config("c1", max_deliveries=3), handler)
+    consumer = Consumer(redis, keys, quick_config("c1", max_deliveries=3), handler)
     await consumer.drain()
     assert len(seen) == 19
     assert poison not in seen
@@ -170,7 +156,7 @@ async def test_a_consumer_recreates_its_group_after_redis_lost_everything(
         handled.extend(r.position for r in batch)
 
     stop = asyncio.Event()
-    consumer = Consumer(redis, keys, _config("c1"), handler)
+    consumer = Consumer(redis, keys, quick_config("c1"), handler)
     task = asyncio.create_task(consumer.run(stop))
     await _append_orders(redis, keys, 3)
     await eventually(lambda: len(handled) == 3)
@@ -196,7 +182,7 @@ async def test_stop_finishes_entries_in_hand_and_removes_the_health_key(
         handled.extend(r.position for r in batch)
 
     stop = asyncio.Event()
-    consumer = Consumer(redis, keys, _config("c1", parallel=4), handler)
+    consumer = Consumer(redis, keys, quick_config("c1", parallel=4), handler)
     task = asyncio.create_task(consumer.run(stop))
     await _append_orders(redis, keys, 4)
     await eventually(lambda: consumer.stats.handled == 0 and len(consumer._in_flight) == 4)
@@ -221,7 +207,7 @@ def _lingering(
     async def handler(batch: Sequence[Recorded]) -> None:
         sizes.append(len(batch))
 
-    consumer = Consumer(redis, keys, _config("c1", linger_ms=linger_ms), handler)
+    consumer = Consumer(redis, keys, quick_config("c1", linger_ms=linger_ms), handler)
     return sizes, asyncio.create_task(consumer.run(stop))
 
 
@@ -264,7 +250,7 @@ async def test_a_type_filter_acks_other_events_without_handling_them(
     async def handler(batch: Sequence[Recorded]) -> None:
         seen.extend(r.event.type for r in batch)
 
-    config = _config("c1", parallel=4, types=frozenset({"OrderPlaced"}))
+    config = quick_config("c1", parallel=4, types=frozenset({"OrderPlaced"}))
     consumer = Consumer(redis, keys, config, handler)
     await consumer.drain()
     assert seen == ["OrderPlaced"]
@@ -286,7 +272,7 @@ async def test_a_consumer_retrying_an_unreachable_store_stops_when_told_and_keep
     consumer = Consumer(
         redis,
         keys,
-        _config("c1", infrastructure_errors=(psycopg.OperationalError,)),
+        quick_config("c1", infrastructure_errors=(psycopg.OperationalError,)),
         store_down,
     )
     stop = asyncio.Event()

@@ -19,35 +19,21 @@ import redis.asyncio as aioredis
 
 from eventlog.append import AppendRequest, EventAppender
 from eventlog.codec import Recorded
-from eventlog.consumer_config import ConsumerConfig
 from eventlog.keys import Keys
 from eventlog.partitioned_consumer import PartitionedConsumer, shares
 from eventlog.reading import read_order
+from tests.support.consumer_configs import TEST_GROUP, quick_config
 from tests.support.factories import order_placed, routing_started
 
 pytestmark = pytest.mark.on_cluster_too
 
-GROUP = "test-group"
+GROUP = TEST_GROUP
 PARTITIONS = 4
 
 
 @pytest.fixture
 def parted(keys: Keys) -> Keys:
     return dataclasses.replace(keys, partitions=PARTITIONS)
-
-
-def _config(name: str, **overrides: Any) -> ConsumerConfig:
-    values: dict[str, Any] = {
-        "group": GROUP,
-        "name": name,
-        "batch_size": 50,
-        "block_ms": 20,
-        "claim_idle_ms": 100,
-        "max_deliveries": 50,
-        "failure_backoff_s": 0.001,
-    }
-    values.update(overrides)
-    return ConsumerConfig(**values)
 
 
 async def _two_events_each(redis: aioredis.Redis, keys: Keys, orders: int) -> set[uuid.UUID]:
@@ -105,7 +91,7 @@ async def test_consumers_killed_mid_handler_lose_nothing_and_apply_nothing_twice
     stop = asyncio.Event()
 
     def start(name: str) -> asyncio.Task[None]:
-        config = _config(name, batch_size=rng.randint(1, 30))
+        config = quick_config(name, batch_size=rng.randint(1, 30))
         return asyncio.create_task(PartitionedConsumer(redis, parted, config, handler).run(stop))
 
     tasks = {name: start(name) for name in ("c1", "c2")}
@@ -148,7 +134,7 @@ async def test_an_entry_that_always_fails_is_dead_lettered_in_its_partition(
             raise ValueError("cannot price this order")
         seen.extend(r.position for r in batch)
 
-    consumer = PartitionedConsumer(redis, parted, _config("c1", max_deliveries=2), handler)
+    consumer = PartitionedConsumer(redis, parted, quick_config("c1", max_deliveries=2), handler)
     await consumer.drain()
     assert len(seen) == 80
     home = parted.partition_of(poison_order.order_id)
@@ -183,7 +169,7 @@ async def test_the_parallel_bound_holds_across_the_partitions_together(
         in_flight -= 1
         handled += len(batch)
 
-    consumer = PartitionedConsumer(redis, parted, _config("c1", parallel=6), handler)
+    consumer = PartitionedConsumer(redis, parted, quick_config("c1", parallel=6), handler)
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))
     deadline = time.monotonic() + 10
