@@ -6,13 +6,17 @@
 - redis-py fails a command at once when a node's connections are all busy, and takes that for a
   node failure (it drops every connection, in use or not). Here a command waits for one of
   IN_FLIGHT turns instead, as on one Redis's pool, so a node's connections never run out.
+- A command whose caller is cancelled (a timeout, a stop) was seen to leave redis-py's cluster
+  client waiting for ever for a reply, in that caller or the next one. Here each command runs
+  in a task of its own that a cancelled caller leaves to finish: the caller is cancelled at
+  once, and the command ends (and gives its connection back) as if it had not been.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
@@ -48,8 +52,15 @@ async def _reached(work: Callable[[], Awaitable[T]]) -> T:
         return await work()
 
 
+def _drop_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a caller that left is not told, nor is the loop
+
+
 # Commands (and pipelines) one client has in flight at once; the others wait their turn.
 IN_FLIGHT = 256
+# How long closing the client waits for commands whose callers were cancelled.
+CLOSE_WAIT_S = 5.0
 
 
 class Cluster(RedisCluster):
@@ -58,6 +69,26 @@ class Cluster(RedisCluster):
         super().__init__(*args, **kwargs)
         self.turns = asyncio.Semaphore(IN_FLIGHT)
         self._ready_lock = asyncio.Lock()
+        self._left: set[asyncio.Task[Any]] = set()  # commands whose callers were cancelled
+
+    async def uncancelled(self, work: Coroutine[Any, Any, T]) -> T:
+        """`work`'s result; a cancelled caller leaves it running to its end (its outcome
+        dropped), and `aclose` waits for it."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._left.add(task)
+            task.add_done_callback(self._left.discard)
+            task.add_done_callback(_drop_outcome)
+            raise
+
+    async def aclose(self) -> None:
+        """Close every connection, once the commands whose callers left have ended (a few
+        seconds at most: a blocking read's own timeout, or a node that does not answer)."""
+        if self._left:
+            await asyncio.wait(self._left, timeout=CLOSE_WAIT_S)
+        await super().aclose()
 
     async def ready(self) -> None:
         """Learn the cluster's layout before the first command (and again after a failure),
@@ -73,6 +104,9 @@ class Cluster(RedisCluster):
         return self
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.uncancelled(self._run(*args, **kwargs))
+
+    async def _run(self, *args: Any, **kwargs: Any) -> Any:
         await self.ready()
         async with self.turns:
             return await _reached(lambda: super(Cluster, self).execute_command(*args, **kwargs))
@@ -87,6 +121,9 @@ class Pipeline(ClusterPipeline):
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         client = self.cluster_client
         assert isinstance(client, Cluster)
+        return await client.uncancelled(self._run(client, raise_on_error, allow_redirections))
+
+    async def _run(self, client: Cluster, raise_on_error: bool, allow_redirections: bool) -> Any:
         await client.ready()
         async with client.turns:
             return await _reached(

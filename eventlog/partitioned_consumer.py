@@ -51,9 +51,8 @@ class PartitionedConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume every partition until `stop` is set; each loop then finishes what it has in
         hand. A loop that ends otherwise (it failed, or was cancelled) stops the others the
-        same way, and its failure is raised: the consumer ends as a whole, its entries pending
-        for its next start or another consumer. (The others are stopped, not cancelled: redis-py's
-        cluster client can leave a command it was cancelled in waiting for ever.)"""
+        same way, and its failure is raised: the consumer ends as a whole, what it had not
+        acked pending for its next start or another consumer."""
         halt = asyncio.Event()
         loops = [asyncio.create_task(consumer.run(halt)) for consumer in self.partitions]
         stopped = asyncio.create_task(stop.wait())

@@ -84,3 +84,40 @@ async def test_a_cluster_no_node_of_which_answers_is_an_outage_not_an_error(
             await call(redis)
     finally:
         await redis.aclose()
+
+
+async def _read_until_cancelled(redis: aioredis.Redis, stream: str, blocking: bool) -> None:
+    while True:
+        if blocking:
+            await redis.xreadgroup("g", "c", {stream: ">"}, count=10, block=20)
+        else:
+            await redis.xrange(stream, count=10)
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["reads", "blocking-reads"])
+async def test_callers_cancelled_mid_command_end_at_once_and_the_client_goes_on(
+    cluster_url: str, blocking: bool
+) -> None:
+    """redis-py's own cluster client left such callers waiting for ever (seen in round 0)."""
+    redis = redis_client(Settings(redis_cluster_url=cluster_url, key_prefix="cancel"))
+    streams = [f"{{cancel.{n}}}:events" for n in range(4)]
+    try:
+        for stream in streams:
+            await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+        for _ in range(30):
+            readers = [
+                asyncio.create_task(_read_until_cancelled(redis, stream, blocking))
+                for stream in streams
+                for _ in range(3)
+            ]
+            for _ in range(3):
+                await asyncio.sleep(0)  # deliberate: let the reads be sent, then cancel them
+            for reader in readers:
+                reader.cancel()
+            _, waiting = await asyncio.wait(readers, timeout=5)
+            assert not waiting, f"{len(waiting)} callers still waiting after their cancellation"
+        assert await redis.xlen(streams[0]) == 0  # and the client still answers
+    finally:
+        for stream in streams:
+            await redis.delete(stream)
+        await redis.aclose()
