@@ -182,10 +182,10 @@ class EventAppender:
         in order. Each request is checked and applied on its own."""
         if not requests:
             return []
+        order_ids = [_check(request) for request in requests]
         by_partition: dict[int, list[int]] = {}
-        for index, request in enumerate(requests):
-            partition = self._keys.partition_of(_check(request))
-            by_partition.setdefault(partition, []).append(index)
+        for index, order_id in enumerate(order_ids):
+            by_partition.setdefault(self._keys.partition_of(order_id), []).append(index)
         results: list[AppendResult | None] = [None] * len(requests)
         # One script call per partition and BATCH_REQUESTS, in turn: a later request may extend
         # an order an earlier one placed. (A pipeline would save round trips on one Redis, but
@@ -193,7 +193,9 @@ class EventAppender:
         for partition, indexes in by_partition.items():
             for start in range(0, len(indexes), BATCH_REQUESTS):
                 chunk = indexes[start : start + BATCH_REQUESTS]
-                keys, args = self._script_call(partition, [requests[i] for i in chunk])
+                keys, args = self._script_call(
+                    partition, [(requests[i], order_ids[i]) for i in chunk]
+                )
                 reply: Any = await self._script(keys=keys, args=args)
                 for index, raw in zip(chunk, reply, strict=True):
                     results[index] = _result(requests[index], raw)
@@ -223,13 +225,12 @@ class EventAppender:
         return results
 
     def _script_call(
-        self, partition: int, requests: Sequence[AppendRequest]
+        self, partition: int, requests: Sequence[tuple[AppendRequest, uuid.UUID]]
     ) -> tuple[list[str], list[Any]]:
         stream = self._keys.stream(partition)
         keys = [stream]
         args: list[Any] = [partition, self._keys.partitions]
-        for request in requests:
-            order_id = _check(request)
+        for request, order_id in requests:
             keys.append(self._keys.order_positions(order_id))
             keys.append(request.claim.key if request.claim else stream)
             args += [request.expected_sequence, str(order_id), len(request.events)]

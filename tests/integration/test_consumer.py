@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from eventlog.reading import read_after
 from eventlog.settings import Settings
 from tests.support.consumer_configs import TEST_GROUP, quick_config
 from tests.support.factories import order_placed
+from tests.support.killed_consumers import Kills, restart_until
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.on_cluster_too
@@ -37,12 +37,6 @@ async def _append_orders(redis: aioredis.Redis, keys: Keys, count: int) -> list[
         chunk = events[start : start + 500]
         await appender.append_many([AppendRequest([e], 0) for e in chunk])
     return [e.event_id for e in events]
-
-
-def _this_task() -> asyncio.Task[object]:
-    task = asyncio.current_task()
-    assert task is not None  # called from a coroutine, so inside a task
-    return task
 
 
 async def _pending_count(redis: aioredis.Redis, keys: Keys) -> int:
@@ -60,15 +54,9 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
     expected = set(await _append_orders(redis, keys, 1_000))
     rng = random.Random(1234)
     db = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-    kills = 0
+    kills = Kills(rng)
 
-    async def handler(batch: Sequence[Recorded]) -> None:
-        nonlocal kills
-        kill_at = rng.choice(["before", "after", None, None, None, None])
-        if kill_at == "before":
-            kills += 1
-            _this_task().cancel()
-            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
+    async def record(batch: Sequence[Recorded]) -> None:
         async with db.transaction():
             cursor = await db.execute(
                 "INSERT INTO handled SELECT unnest(%s::uuid[]) ON CONFLICT DO NOTHING",
@@ -77,13 +65,11 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
             await db.execute(
                 "UPDATE effects SET applied = applied + %s WHERE id = 1", (cursor.rowcount,)
             )
-        if kill_at == "after":  # committed, but never acked: the entries come back
-            kills += 1
-            _this_task().cancel()
-            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        await kills.around(lambda: record(batch))
 
     stop = asyncio.Event()
-    names = ["c1", "c2", "c3"]
 
     def start(name: str) -> asyncio.Task[None]:
         size = rng.randint(1, 40)
@@ -91,26 +77,21 @@ async def test_consumers_cancelled_mid_handler_lose_nothing_and_apply_nothing_tw
             Consumer(redis, keys, quick_config(name, batch_size=size), handler).run(stop)
         )
 
-    tasks = {name: start(name) for name in names}
-    deadline = time.monotonic() + 120
+    async def progress() -> tuple[bool, str]:
+        row = await (await db.execute("SELECT count(*) FROM handled")).fetchone()
+        assert row is not None
+        done = row[0] == len(expected) and await _pending_count(redis, keys) == 0
+        return done, f"only {row[0]} handled"
+
     try:
-        while True:
-            row = await (await db.execute("SELECT count(*) FROM handled")).fetchone()
-            assert row is not None
-            if row[0] == len(expected) and await _pending_count(redis, keys) == 0:
-                break
-            assert time.monotonic() < deadline, f"only {row[0]} handled"
-            await asyncio.wait(tasks.values(), timeout=0.05)
-            for name, task in list(tasks.items()):
-                if task.done():
-                    tasks[name] = start(name)  # the same name, as a restarted process would use
+        await restart_until(start, ["c1", "c2", "c3"], progress, stop, within=120)
+        handled = {
+            r[0] for r in await (await db.execute("SELECT event_id FROM handled")).fetchall()
+        }
+        applied = await (await db.execute("SELECT applied FROM effects")).fetchone()
     finally:
-        stop.set()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-    handled = {r[0] for r in await (await db.execute("SELECT event_id FROM handled")).fetchall()}
-    applied = await (await db.execute("SELECT applied FROM effects")).fetchone()
-    await db.close()
-    assert kills > 20, "the test did not interrupt the consumers enough to mean anything"
+        await db.close()
+    assert kills.count > 20, "the test did not interrupt the consumers enough to mean anything"
     assert handled == expected
     assert applied == (1_000,)
     assert await _pending_count(redis, keys) == 0

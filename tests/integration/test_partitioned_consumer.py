@@ -24,6 +24,7 @@ from eventlog.partitioned_consumer import PartitionedConsumer, shares
 from eventlog.reading import read_order
 from tests.support.consumer_configs import TEST_GROUP, quick_config
 from tests.support.factories import order_placed, routing_started
+from tests.support.killed_consumers import Kills, restart_until
 
 pytestmark = pytest.mark.on_cluster_too
 
@@ -53,12 +54,6 @@ async def _pending(redis: aioredis.Redis, keys: Keys) -> int:
     return total
 
 
-def _this_task() -> asyncio.Task[object]:
-    task = asyncio.current_task()
-    assert task is not None
-    return task
-
-
 async def test_consumers_killed_mid_handler_lose_nothing_and_apply_nothing_twice(
     redis: aioredis.Redis, parted: Keys, database_url: str
 ) -> None:
@@ -67,26 +62,19 @@ async def test_consumers_killed_mid_handler_lose_nothing_and_apply_nothing_twice
     expected = await _two_events_each(redis, parted, 400)
     rng = random.Random(4321)
     db = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-    kills = 0
+    kills = Kills(rng)
     one_at_a_time = asyncio.Lock()  # the partitions' loops call the handler concurrently
 
-    async def handler(batch: Sequence[Recorded]) -> None:
-        nonlocal kills
-        kill_at = rng.choice(["before", "after", None, None, None, None])
-        if kill_at == "before":
-            kills += 1
-            _this_task().cancel()
-            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
+    async def record(batch: Sequence[Recorded]) -> None:
         async with one_at_a_time, db.transaction():
             for recorded in batch:
                 await db.execute(
                     "INSERT INTO handled VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     (recorded.event.event_id, recorded.event.sequence, recorded.event.order_id),
                 )
-        if kill_at == "after":  # committed, never acked: the entries come back
-            kills += 1
-            _this_task().cancel()
-            await asyncio.sleep(0)  # deliberate: the cancellation lands here, mid-handler
+
+    async def handler(batch: Sequence[Recorded]) -> None:
+        await kills.around(lambda: record(batch))
 
     stop = asyncio.Event()
 
@@ -94,28 +82,21 @@ async def test_consumers_killed_mid_handler_lose_nothing_and_apply_nothing_twice
         config = quick_config(name, batch_size=rng.randint(1, 30))
         return asyncio.create_task(PartitionedConsumer(redis, parted, config, handler).run(stop))
 
-    tasks = {name: start(name) for name in ("c1", "c2")}
-    deadline = time.monotonic() + 60
+    async def progress() -> tuple[bool, str]:
+        row = await (await db.execute("SELECT count(*) FROM handled")).fetchone()
+        assert row is not None
+        done = row[0] == len(expected) and await _pending(redis, parted) == 0
+        return done, f"only {row[0]} handled"
+
     try:
-        while True:
-            row = await (await db.execute("SELECT count(*) FROM handled")).fetchone()
-            assert row is not None
-            if row[0] == len(expected) and await _pending(redis, parted) == 0:
-                break
-            assert time.monotonic() < deadline, f"only {row[0]} handled"
-            await asyncio.wait(tasks.values(), timeout=0.05)
-            for name, task in list(tasks.items()):
-                if task.done():
-                    tasks[name] = start(name)  # the same name, as a restarted process would use
+        await restart_until(start, ["c1", "c2"], progress, stop, within=60)
         handled = {
             r[0] for r in await (await db.execute("SELECT event_id FROM handled")).fetchall()
         }
         orders = await (await db.execute("SELECT count(DISTINCT order_id) FROM handled")).fetchone()
     finally:
-        stop.set()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
         await db.close()
-    assert kills > 10, "the test did not interrupt the consumers enough to mean anything"
+    assert kills.count > 10, "the test did not interrupt the consumers enough to mean anything"
     assert handled == expected
     assert orders == (400,)
 

@@ -16,7 +16,9 @@ import httpx
 import redis
 
 from bench.process_readings import free_port
-from eventlog.keys import Keys
+from eventlog.keys import EXECUTION_GROUP, Keys
+from eventlog.trim_point import ARCHIVE_GROUP
+from projections.registry import PROJECTIONS, group_name
 
 FAST_VENUES = {
     "OEE_VENUE_QUOTE_LATENCY_MS": "0",
@@ -30,7 +32,10 @@ FAST_VENUES = {
 
 
 # The consumer groups each part runs, which /health lists once the part's consumers are live.
-PART_GROUPS = {"process": ("execution",), "project": ("projection:orders", "archive")}
+PART_GROUPS = {
+    "process": (EXECUTION_GROUP,),
+    "project": (*(group_name(p) for p in PROJECTIONS.values()), ARCHIVE_GROUP),
+}
 
 
 def wait_healthy(
